@@ -1,0 +1,126 @@
+"""Plain data containers passed between the modules of shiftvae.
+
+They hold NumPy arrays only (no torch), so every layer of the package can use them and they
+pickle, compare and print cheaply.
+
+Conventions used everywhere:
+
+* Image axes are (row, col); positions and shifts are given in that order, in pixels.
+* A shift of +1 along an axis means the pattern in the patch is displaced by one pixel toward
+  increasing row (col) index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Image:
+    """A single 2D image with its calibration.
+
+    Attributes
+    ----------
+    data : ndarray, float32, shape (rows, cols)
+    pixel_size : float or None
+        Size of one pixel in ``unit`` (None when the file carries no calibration).
+    unit : str
+        Length unit of ``pixel_size`` ("nm", "px" when uncalibrated, ...).
+    source : str
+        Where the image came from (a path, or a description for generated data).
+    metadata : dict
+        Reader-specific extra information, JSON-serialisable.
+    """
+
+    data: np.ndarray
+    pixel_size: float | None = None
+    unit: str = "px"
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.data.shape)  # type: ignore[return-value]
+
+
+@dataclass
+class Patches:
+    """Square patches cut from an image on a regular grid.
+
+    Attributes
+    ----------
+    data : ndarray, float32, shape (N, h, w), values in [0, 1]
+    centers : ndarray, float64, shape (N, 2)
+        Patch centres (row, col) in pixels of the source image.
+    grid_shape : (rows, cols)
+        Layout of the patches; patch ``i`` sits at grid cell ``divmod(i, cols)``.
+    window, step : int
+        Patch side and grid step in pixels.
+    image_shape : (rows, cols)
+        Shape of the source image.
+    pixel_size, unit : calibration of the source image.
+    """
+
+    data: np.ndarray
+    centers: np.ndarray
+    grid_shape: tuple[int, int]
+    window: int = 0
+    step: int = 0
+    image_shape: tuple[int, int] = (0, 0)
+    pixel_size: float | None = None
+    unit: str = "px"
+    normalize: str | None = "image"
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass
+class Encoding:
+    """Latent means and standard deviations for a set of inputs.
+
+    Attributes
+    ----------
+    z_mean, z_std : ndarray, shape (N, l)
+        Conventional latents.
+    shift_mean, shift_std : ndarray, shape (N, d)
+        Encoded shift in pixels (samples) of the input grid, axes (row, col) for images;
+        shape (N, 0) for a plain VAE.
+    """
+
+    z_mean: np.ndarray
+    z_std: np.ndarray
+    shift_mean: np.ndarray
+    shift_std: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.z_mean.shape[0])
+
+
+@dataclass
+class LatentMaps:
+    """Latent means placed back on the patch grid.
+
+    Attributes
+    ----------
+    z : ndarray, shape (l, rows, cols)
+        Conventional latent maps (order parameters).
+    shift : ndarray, shape (d, rows, cols)
+        Shift maps in pixels (the moire between sampling grid and lattice).
+    phases : ndarray of int, shape (rows, cols), or None
+        Gaussian-mixture labels of the conventional latents.
+    centers : ndarray, shape (rows, cols, 2)
+        Patch centres (row, col) in pixels of the source image.
+    pixel_size, unit : calibration; the map's own pixel is ``step * pixel_size``.
+    """
+
+    z: np.ndarray
+    shift: np.ndarray
+    phases: np.ndarray | None = None
+    centers: np.ndarray | None = None
+    step: int = 1
+    pixel_size: float | None = None
+    unit: str = "px"
