@@ -1,0 +1,1 @@
+"""Subcommands of the ``shiftvae`` command line (one module each)."""

@@ -1,0 +1,324 @@
+"""User-facing shift-VAE: validation, ``fit``, ``encode``, ``decode``, save and load."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from shiftvae._version import __version__
+from shiftvae.errors import InputError
+from shiftvae.model.likelihood import mean_image
+from shiftvae.model.module import ModelConfig, ShiftVAEModule
+from shiftvae.train import BetaSchedule, History, TrainOptions, resolve_device, train_module
+from shiftvae.types import Encoding, Patches
+
+ArrayLike = Any  # numpy array, torch tensor, Patches, or nested sequences
+
+
+class ShiftVAE:
+    """Shift-invariant VAE for 1D signals ``(N, L)`` or image patches ``(N, H, W)``.
+
+    The encoder maps each input to ``d`` shift latents (d = 1 for signals, 2 for images) and
+    ``latent_dim`` conventional latents; the coordinate decoder evaluates an MLP on the pixel
+    grid shifted by ``shift_scale * dr``.  With ``shift=False`` it is a plain VAE with the same
+    encoder and decoder.
+
+    loss = E_q[-log p(x | z, s)] + beta(t) * KL(q(z, s | x) || N(0, I))
+
+    Parameters
+    ----------
+    data_shape : tuple of int
+        Shape of one input: ``(L,)`` or ``(H, W)``.
+    latent_dim : int
+        Number of conventional latents ``l`` (>= 1).
+    shift : bool
+        Learn shift latents (shift-VAE); False gives the plain VAE baseline.
+    shift_scale : float
+        ``k`` in (0, 1]: how far (in half-widths of the patch) one prior unit shifts the grid.
+    likelihood : {"bernoulli", "gaussian"}
+        Bernoulli on logits (data in [0, 1], the paper's choice) or Gaussian.
+    hidden : tuple of int
+        Widths of the hidden layers of encoder and decoder.
+    encoder : {"mlp", "conv"}
+    gaussian_std : float
+        Observation noise of the Gaussian likelihood.
+    seed : int
+        Seeds the weights, the mini-batch order and the sampling noise.
+
+    Examples
+    --------
+    >>> import shiftvae as sv
+    >>> X, factors = sv.synthetic.sine_waves(n=200, length=50, seed=0)
+    >>> model = sv.ShiftVAE(data_shape=(50,), seed=0)
+    >>> history = model.fit(X, epochs=2, progress=False)
+    >>> model.encode(X).shift_mean.shape
+    (200, 1)
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int],
+        latent_dim: int = 2,
+        shift: bool = True,
+        shift_scale: float = 0.5,
+        likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
+        hidden: Sequence[int] = (128, 128),
+        encoder: Literal["mlp", "conv"] = "mlp",
+        gaussian_std: float = 0.1,
+        seed: int = 0,
+    ):
+        self.config = _make_config(
+            data_shape,
+            latent_dim,
+            shift,
+            shift_scale,
+            likelihood,
+            hidden,
+            encoder,
+            gaussian_std,
+            seed,
+        )
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
+            torch.manual_seed(self.config.seed)
+            self.module_ = ShiftVAEModule(self.config)
+        self.module_.eval()
+        self.history_ = History()
+        self.metadata: dict[str, Any] = {}
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return self.config.data_shape
+
+    @property
+    def shift_dim(self) -> int:
+        return self.config.shift_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    def __repr__(self) -> str:
+        c = self.config
+        kind = "ShiftVAE" if c.shift else "ShiftVAE(shift=False)"
+        return (
+            f"<{kind} data_shape={c.data_shape} latent_dim={c.latent_dim} "
+            f"shift_scale={c.shift_scale} likelihood={c.likelihood!r} "
+            f"epochs_trained={len(self.history_)}>"
+        )
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(
+        self,
+        X: ArrayLike,
+        epochs: int = 100,
+        batch_size: int = 100,
+        beta: float | Sequence[float] | BetaSchedule = (0.1, 1.0),
+        beta_ramp: float = 1.0,
+        lr: float = 1e-3,
+        device: str = "auto",
+        progress: bool = True,
+        seed: int | None = None,
+    ) -> History:
+        """Train on ``X`` (N, *data_shape) and return the per-epoch history.
+
+        Parameters
+        ----------
+        X : array (N, *data_shape) or Patches
+            Training data; values in [0, 1] for the Bernoulli likelihood.
+        epochs, batch_size : int
+        beta : float or (start, end) or BetaSchedule
+            KL weight; a pair ramps linearly from start to end over ``beta_ramp`` of the epochs.
+        lr : float
+            Adam learning rate.
+        device : {"auto", "cpu", "cuda"}
+        progress : bool
+            Show a progress bar (in terminals and notebooks).
+        seed : int, optional
+            Seed of batch order and sampling noise; defaults to the model's seed.
+
+        Returns
+        -------
+        History
+            Lists ``loss``, ``reconstruction``, ``kl``, ``beta``, ``seconds`` per epoch.
+        """
+        data = self._check_data(X)
+        _check_positive_int(epochs, "epochs")
+        _check_positive_int(batch_size, "batch_size")
+        if not (math.isfinite(lr) and lr > 0):
+            raise InputError(f"learning rate lr must be a positive number, got {lr!r}")
+        options = TrainOptions(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            beta=BetaSchedule.from_value(beta, beta_ramp),
+            seed=self.config.seed if seed is None else int(seed),
+            progress=progress,
+        )
+        dev = resolve_device(device)
+        self.module_.to(dev)
+        tensor = torch.as_tensor(data, device=dev)
+        train_module(self.module_, tensor, options, self.history_)
+        return self.history_
+
+    # -- inference ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, X: ArrayLike, batch_size: int = 4096) -> Encoding:
+        """Latent means and stds of ``X``; shifts in pixels (samples) of the input grid.
+
+        ``shift_mean[:, i]`` is the displacement of the pattern along axis i (row, col) in
+        pixels, positive toward increasing index.  Inputs are processed ``batch_size`` at a
+        time, so a million inputs need only one batch of working memory.
+        """
+        data = self._check_data(X)
+        dev = self.device
+        means, stds = [], []
+        for start in range(0, data.shape[0], batch_size):
+            x = torch.as_tensor(data[start : start + batch_size], device=dev)
+            mean, std = self.module_.inference(x)
+            means.append(mean.float().cpu().numpy())
+            stds.append(std.float().cpu().numpy())
+        mean = np.concatenate(means).astype(np.float64)
+        std = np.concatenate(stds).astype(np.float64)
+        d = self.shift_dim
+        px = self._pixels_per_shift_unit()  # (d,)
+        return Encoding(
+            z_mean=mean[:, d:],
+            z_std=std[:, d:],
+            shift_mean=-mean[:, :d] * px,
+            shift_std=std[:, :d] * np.abs(px),
+        )
+
+    @torch.no_grad()
+    def decode(self, z: ArrayLike | Encoding, shift: ArrayLike | None = None) -> np.ndarray:
+        """Expected image for conventional latents ``z`` (N, l) and shifts in pixels (N, d).
+
+        ``decode(encode(X))`` reconstructs ``X``: an :class:`Encoding` supplies both its
+        ``z_mean`` and its ``shift_mean``.  ``shift=None`` decodes without shift.
+        Returns probabilities (Bernoulli) or means (Gaussian), shape (N, *data_shape).
+        """
+        if isinstance(z, Encoding):
+            z, shift = z.z_mean, (z.shift_mean if shift is None else shift)
+        z_arr = np.atleast_2d(np.asarray(z, dtype=np.float32))
+        if z_arr.shape[1] != self.config.latent_dim:
+            raise InputError(
+                f"z must have {self.config.latent_dim} columns (the latent_dim), "
+                f"got shape {z_arr.shape}"
+            )
+        d = self.shift_dim
+        dr = np.zeros((z_arr.shape[0], d), np.float32)
+        if shift is not None and d:
+            s = np.atleast_2d(np.asarray(shift, dtype=np.float32))
+            if s.shape != dr.shape:
+                raise InputError(f"shift must have shape {dr.shape}, got {s.shape}")
+            dr = (-s / self._pixels_per_shift_unit()).astype(np.float32)
+        latents = torch.as_tensor(np.concatenate([dr, z_arr], axis=1), device=self.device)
+        out = self.module_.generative(latents)
+        return mean_image(out, self.config.likelihood).float().cpu().numpy()
+
+    def reconstruct(self, X: ArrayLike) -> np.ndarray:
+        """Decode the encoded means of ``X`` (shift re-applied)."""
+        return self.decode(self.encode(X))
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write config, weights, history and metadata to ``path`` (a ``.pt`` file)."""
+        path = Path(path)
+        state = {
+            "format": "shiftvae-model/1",
+            "version": __version__,
+            "config": asdict(self.config),
+            "state_dict": {k: v.cpu() for k, v in self.module_.state_dict().items()},
+            "history": self.history_.as_dict(),
+            "metadata": self.metadata,
+        }
+        tmp = path.with_name(path.name + ".part")
+        torch.save(state, tmp)
+        tmp.replace(path)
+        return path
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _pixels_per_shift_unit(self) -> np.ndarray:
+        """Pixels moved by one prior unit of each shift latent: k * (n - 1) / 2 per axis."""
+        k = self.config.shift_scale
+        return np.array([k * (n - 1) / 2 for n in self.data_shape][: self.shift_dim])
+
+    def _check_data(self, X: ArrayLike) -> np.ndarray:
+        from shiftvae.data.validate_data import check_training_data
+
+        if isinstance(X, Patches):
+            X = X.data
+        return check_training_data(X, self.data_shape, self.config.likelihood)
+
+
+def load_model(path: str | Path) -> ShiftVAE:
+    """Load a model written by :meth:`ShiftVAE.save`.
+
+    Examples
+    --------
+    >>> model = sv.load_model("run/model.pt")  # doctest: +SKIP
+    """
+    from shiftvae.errors import ReaderError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReaderError(f"model file {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = dict(state["config"])
+    except Exception as exc:
+        raise ReaderError(f"{path} is not a shiftvae model file ({exc})") from exc
+    cfg["data_shape"] = tuple(cfg["data_shape"])
+    cfg["hidden"] = tuple(cfg["hidden"])
+    model = ShiftVAE(**cfg)
+    model.module_.load_state_dict(state["state_dict"])
+    model.history_ = History.from_dict(state.get("history", {}))
+    model.metadata = dict(state.get("metadata", {}))
+    return model
+
+
+def _check_positive_int(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _make_config(
+    data_shape, latent_dim, shift, shift_scale, likelihood, hidden, encoder, gaussian_std, seed
+) -> ModelConfig:
+    shape = tuple(int(n) for n in np.atleast_1d(data_shape))
+    if len(shape) not in (1, 2) or min(shape) < 2:
+        raise InputError(f"data_shape must be (L,) or (H, W) with sides >= 2, got {data_shape!r}")
+    if (
+        isinstance(latent_dim, bool)
+        or not isinstance(latent_dim, int | np.integer)
+        or latent_dim < 1
+    ):
+        raise InputError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")
+    if not (isinstance(shift_scale, int | float) and 0 < shift_scale <= 1):
+        raise InputError(f"shift_scale must be in (0, 1], got {shift_scale!r}")
+    if likelihood not in ("bernoulli", "gaussian"):
+        raise InputError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+    if encoder not in ("mlp", "conv"):
+        raise InputError(f"encoder must be 'mlp' or 'conv', got {encoder!r}")
+    widths = tuple(int(h) for h in hidden)
+    if not widths or min(widths) < 1:
+        raise InputError(f"hidden must list positive layer widths, got {hidden!r}")
+    if not (gaussian_std > 0):
+        raise InputError(f"gaussian_std must be positive, got {gaussian_std!r}")
+    return ModelConfig(
+        data_shape=shape,
+        latent_dim=int(latent_dim),
+        shift=bool(shift),
+        shift_scale=float(shift_scale),
+        likelihood=likelihood,
+        gaussian_std=float(gaussian_std),
+        hidden=widths,
+        encoder=encoder,
+        seed=int(seed),
+    )

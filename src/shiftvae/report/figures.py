@@ -1,0 +1,200 @@
+"""Matplotlib figures for reports and papers (Agg backend; nothing here trains).
+
+Every function returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it as PNG and
+closes it, so long sweeps do not accumulate open figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+DPI = 110
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as PNG and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def latent_scatter(
+    points: np.ndarray,
+    colors: dict[str, np.ndarray],
+    labels: Sequence[str] = ("z1", "z2"),
+    title: str = "",
+) -> Figure:
+    """Scatter of 2D latent points, one panel per colouring factor (e.g. mu, sigma)."""
+    n = max(1, len(colors))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), squeeze=False)
+    pts = points if points.shape[1] > 1 else np.column_stack([points[:, 0], np.zeros(len(points))])
+    for ax, (name, c) in zip(axes[0], colors.items()):
+        sc = ax.scatter(pts[:, 0], pts[:, 1], c=c, s=4, cmap="viridis", rasterized=True)
+        fig.colorbar(sc, ax=ax, label=name)
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1] if len(labels) > 1 else "")
+        ax.set_title(f"coloured by {name}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def traversal_grid(images: np.ndarray, values: np.ndarray, title: str = "") -> Figure:
+    """Decoded latent manifold: an n x n grid of curves (1D) or patches (2D)."""
+    n = images.shape[0]
+    if images.ndim == 3:  # (n, n, L): small curves in a grid of axes
+        fig, axes = plt.subplots(
+            n, n, figsize=(0.7 * n + 1, 0.55 * n + 1), sharex=True, sharey=True, squeeze=False
+        )
+        for i in range(n):
+            for j in range(n):
+                ax = axes[n - 1 - i, j]
+                ax.plot(images[i, j], lw=0.8, color="k")
+                ax.set_xticks([])
+                ax.set_yticks([])
+        fig.supxlabel(f"z2 from {values[1][0]:.2g} to {values[1][-1]:.2g}")
+        fig.supylabel(f"z1 from {values[0][0]:.2g} to {values[0][-1]:.2g}")
+    else:  # (n, n, h, w): tile the patches
+        h, w = images.shape[2:]
+        mosaic = images[::-1].transpose(0, 2, 1, 3).reshape(n * h, n * w)
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.imshow(
+            mosaic,
+            cmap="gray",
+            extent=(values[1][0], values[1][-1], values[0][0], values[0][-1]),
+            aspect="auto",
+        )
+        ax.set_xlabel("z2")
+        ax.set_ylabel("z1")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def history_curves(history: dict[str, Sequence[float]], title: str = "Training") -> Figure:
+    """Loss, reconstruction and KL per epoch, with beta on a second axis."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key in ("loss", "reconstruction", "kl"):
+        ax.plot(epochs, history[key], label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats per sample")
+    ax.set_yscale("log")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, history["beta"], "k--", lw=0.8, label="beta")
+    ax2.set_ylabel("beta")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def map_panels(
+    maps: np.ndarray,
+    names: Sequence[str],
+    extent: tuple[float, float, float, float] | None = None,
+    unit: str = "px",
+    cmap: str = "RdBu_r",
+    title: str = "",
+) -> Figure:
+    """One image per map (k, rows, cols), each with its own colour bar."""
+    k = maps.shape[0]
+    fig, axes = plt.subplots(1, max(k, 1), figsize=(4.2 * max(k, 1), 3.8), squeeze=False)
+    for ax, m, name in zip(axes[0], maps, names):
+        im = ax.imshow(m, cmap=cmap, extent=extent, interpolation="nearest")
+        fig.colorbar(im, ax=ax, shrink=0.85)
+        ax.set_title(name)
+        ax.set_xlabel(unit)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_with_grid(
+    image: np.ndarray,
+    centers: np.ndarray,
+    window: int,
+    extent=None,
+    unit: str = "px",
+    title: str = "",
+) -> Figure:
+    """The image with the patch centres and one patch outline drawn on it."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.imshow(image, cmap="gray")
+    c = centers.reshape(-1, 2)
+    ax.plot(c[:, 1], c[:, 0], ".", ms=1.5, color="tab:orange")
+    r0, c0 = c[0] - (window - 1) / 2
+    ax.add_patch(
+        plt.Rectangle((c0 - 0.5, r0 - 0.5), window, window, fill=False, ec="tab:red", lw=1.2)
+    )
+    ax.set_title(title or f"patch grid (window {window} px)")
+    ax.set_xlabel("col (px)")
+    ax.set_ylabel("row (px)")
+    fig.tight_layout()
+    return fig
+
+
+def phase_overlay(
+    image: np.ndarray, phases: np.ndarray, centers: np.ndarray, step: int, title: str = "phases"
+) -> Figure:
+    """Phase labels drawn semi-transparently over the image."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.imshow(image, cmap="gray")
+    c = centers
+    half = step / 2
+    ext = (c[0, 0, 1] - half, c[0, -1, 1] + half, c[-1, 0, 0] + half, c[0, 0, 0] - half)
+    n = int(phases.max()) + 1
+    im = ax.imshow(
+        phases,
+        cmap=plt.get_cmap("tab10", n),
+        alpha=0.45,
+        extent=ext,
+        interpolation="nearest",
+        vmin=-0.5,
+        vmax=n - 0.5,
+    )
+    fig.colorbar(im, ax=ax, ticks=range(n), shrink=0.85, label="phase")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(
+    values: np.ndarray,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    xlabel: str,
+    ylabel: str,
+    label: str,
+    title: str = "",
+) -> Figure:
+    """Annotated heat map (rows = ys, cols = xs), e.g. physicality over (beta_start, beta_end)."""
+    fig, ax = plt.subplots(figsize=(1.0 * len(xs) + 2.5, 0.8 * len(ys) + 1.8))
+    im = ax.imshow(values, cmap="viridis", origin="lower", aspect="auto")
+    ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+    ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color="w")
+    fig.colorbar(im, ax=ax, label=label)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,195 @@
+"""Training loop of the shift-VAE: beta schedule, Adam, progress bar, NaN guard.
+
+The loop is kept apart from the model class (the model holds the maths, this module the
+optimisation) and takes every source of randomness and the device as arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from shiftvae.errors import InputError, TrainingDivergedError
+from shiftvae.model.module import ShiftVAEModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BetaSchedule:
+    """KL weight per epoch: linear ramp from ``start`` to ``end`` over a share of training.
+
+    beta(e) = start + (end - start) * min(1, e / (ramp * epochs - 1)),  e = 0 .. epochs-1
+
+    Parameters
+    ----------
+    start, end : float
+        KL weights at the first epoch and at the end of the ramp (both > 0).
+    ramp : float
+        Share of the epochs over which beta moves (0 < ramp <= 1); constant after.
+
+    Examples
+    --------
+    >>> schedule = BetaSchedule(0.1, 1.0, ramp=0.5)
+    >>> [round(schedule(e, 5), 2) for e in range(5)]
+    [0.1, 0.55, 1.0, 1.0, 1.0]
+    """
+
+    start: float
+    end: float
+    ramp: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"beta {name} must be a positive number, got {value!r}")
+        if not (0 < self.ramp <= 1):
+            raise InputError(f"beta ramp must be in (0, 1], got {self.ramp!r}")
+
+    @classmethod
+    def from_value(cls, beta: float | Sequence[float] | BetaSchedule, ramp: float = 1.0):
+        """Build a schedule from a float (constant), a (start, end) pair, or a schedule."""
+        if isinstance(beta, BetaSchedule):
+            return beta
+        if isinstance(beta, int | float):
+            return cls(float(beta), float(beta), ramp)
+        values = tuple(beta)
+        if len(values) != 2:
+            raise InputError(f"beta must be a number or a (start, end) pair, got {beta!r}")
+        return cls(float(values[0]), float(values[1]), ramp)
+
+    def __call__(self, epoch: int, epochs: int) -> float:
+        ramp_epochs = max(1, round(self.ramp * epochs))
+        t = min(1.0, epoch / max(1, ramp_epochs - 1))
+        return self.start + (self.end - self.start) * t
+
+
+@dataclass
+class History:
+    """Per-epoch training record (batch-mean values, in nats per sample)."""
+
+    loss: list[float] = field(default_factory=list)
+    reconstruction: list[float] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    beta: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return getattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {
+            k: list(getattr(self, k)) for k in ("loss", "reconstruction", "kl", "beta", "seconds")
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Sequence[float]]) -> History:
+        return cls(**{k: [float(v) for v in d.get(k, [])] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train_module` (all validated by the model's ``fit``)."""
+
+    epochs: int = 100
+    batch_size: int = 100
+    lr: float = 1e-3
+    beta: BetaSchedule = field(default_factory=lambda: BetaSchedule(1.0, 1.0))
+    seed: int = 0
+    progress: bool = True
+    on_epoch_end: Callable[[int, History], None] | None = None
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else is passed to torch."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'")
+    return torch.device(device)
+
+
+def train_module(
+    module: ShiftVAEModule,
+    data: torch.Tensor,
+    options: TrainOptions,
+    history: History | None = None,
+) -> History:
+    """Optimise ``module`` on ``data`` (N, *S), already on the target device.
+
+    Mini-batches are drawn by a seeded permutation each epoch; the reparameterisation noise
+    comes from a generator seeded from ``options.seed``, so a CPU run is reproducible bit for
+    bit.  Losses are accumulated on the device and read once per epoch.
+    """
+    device = data.device
+    history = history if history is not None else History()
+    optimizer = torch.optim.Adam(module.parameters(), lr=options.lr)
+    gen = torch.Generator(device=device).manual_seed(options.seed + 1)
+    n = data.shape[0]
+    n_batches = math.ceil(n / options.batch_size)
+    good_state = copy.deepcopy(module.state_dict())
+    module.train()
+    bar = tqdm(
+        range(options.epochs),
+        desc="training",
+        unit="epoch",
+        disable=None if options.progress else True,
+        leave=False,
+    )
+    for epoch in bar:
+        tic = time.perf_counter()
+        beta = options.beta(epoch, options.epochs)
+        sums = torch.zeros(3, device=device)  # loss, reconstruction, kl (summed over batches)
+        order = torch.randperm(n, generator=gen, device=device)
+        for b in range(n_batches):
+            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
+            x = data.index_select(0, idx)  # (B, *S)
+            noise = torch.randn(
+                x.shape[0],
+                module.config.shift_dim + module.config.latent_dim,
+                generator=gen,
+                device=device,
+            )
+            out = module.loss(x, beta, noise)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            optimizer.step()
+            sums += torch.stack([out.loss, out.reconstruction, out.kl]).detach() * x.shape[0]
+        loss, rec, kl = (sums / n).tolist()  # the one host sync of the epoch
+        if not all(math.isfinite(v) for v in (loss, rec, kl)):
+            module.load_state_dict(good_state)
+            raise TrainingDivergedError(
+                f"the loss became {loss} at epoch {epoch + 1} of {options.epochs} "
+                f"(learning rate {options.lr:g}, beta {beta:g}); the weights of epoch {epoch} "
+                f"were kept; try a lower learning rate such as lr={options.lr / 3:.2g}"
+            )
+        good_state = copy.deepcopy(module.state_dict())
+        for key, value in (
+            ("loss", loss),
+            ("reconstruction", rec),
+            ("kl", kl),
+            ("beta", beta),
+            ("seconds", time.perf_counter() - tic),
+        ):
+            history[key].append(value)
+        bar.set_postfix(loss=f"{loss:.2f}", beta=f"{beta:.3g}")
+        if options.on_epoch_end is not None:
+            options.on_epoch_end(epoch, history)
+    bar.close()
+    module.eval()
+    return history

@@ -1,0 +1,37 @@
+"""Shared fixtures: small generated data sets and the location of the real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shiftvae as sv
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    """Path of a real image in ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"real image {name} not available: ../shared/data is absent in this clone")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sines():
+    """500 short sine segments in [0, 1] with their true factors."""
+    return sv.synthetic.sine_waves(n=500, length=40, seed=3)
+
+
+@pytest.fixture(scope="session")
+def lattice():
+    """200 lattice patches of 16 x 16 with their true offsets."""
+    return sv.synthetic.lattice_patches(n=200, window=16, period=8.0, seed=4)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

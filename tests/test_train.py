@@ -1,0 +1,65 @@
+"""Beta schedule, divergence guard and device selection."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import shiftvae as sv
+from shiftvae.train import BetaSchedule, resolve_device
+
+
+def test_linear_ramp_then_constant():
+    s = BetaSchedule(0.1, 1.0, ramp=0.5)
+    values = [s(e, 10) for e in range(10)]
+    assert values[0] == pytest.approx(0.1)
+    assert values[4] == pytest.approx(1.0)
+    assert values[4:] == [pytest.approx(1.0)] * 6
+    assert all(a <= b for a, b in itertools.pairwise(values))
+
+
+def test_schedule_from_values():
+    assert BetaSchedule.from_value(2.0)(5, 10) == 2.0
+    assert BetaSchedule.from_value((1.0, 3.0))(9, 10) == pytest.approx(3.0)
+    for bad in (0.0, -1.0, (1.0, float("nan")), (1.0, 2.0, 3.0)):
+        with pytest.raises(sv.InputError, match="beta"):
+            BetaSchedule.from_value(bad)
+    with pytest.raises(sv.InputError, match="ramp"):
+        BetaSchedule(1.0, 1.0, ramp=0.0)
+
+
+def test_history_records_the_schedule(sines):
+    X, _ = sines
+    model = sv.ShiftVAE((40,), hidden=(16, 16))
+    history = model.fit(X, epochs=4, beta=(0.5, 2.0), progress=False)
+    np.testing.assert_allclose(history.beta, [0.5, 1.0, 1.5, 2.0])
+
+
+def test_divergence_names_the_epoch_and_keeps_weights(sines):
+    X, _ = sines
+    model = sv.ShiftVAE((40,), likelihood="gaussian", hidden=(16, 16))
+    with pytest.raises(sv.TrainingDivergedError, match=r"epoch \d+ of 3.*lower learning rate"):
+        model.fit(X * 1e30, epochs=3, lr=1e6, progress=False)
+    assert all(np.isfinite(p.detach().numpy()).all() for p in model.module_.parameters())
+
+
+def test_bad_fit_options(sines):
+    X, _ = sines
+    model = sv.ShiftVAE((40,), hidden=(16, 16))
+    for kwargs, phrase in [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"lr": 0.0}, "learning rate"),
+        ({"device": "tpu"}, "device"),
+    ]:
+        with pytest.raises(sv.InputError, match=phrase):
+            model.fit(X, progress=False, **kwargs)
+
+
+def test_resolve_device_auto_is_cpu_without_gpu():
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
