@@ -33,5 +33,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Side-by-side speed benchmark against pyroVED, in its own environment (.venv-bench).
+bench: $(STAMP)
+	bash benchmarks/setup_bench_env.sh
+	.venv-bench/bin/python benchmarks/bench_vs_pyroved.py
+
+# Headless Chromium from Debian's packages, then a render check of a demo report.
+browser-check: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python benchmarks/check_report_renders.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache shiftvae-demo

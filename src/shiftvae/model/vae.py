@@ -176,12 +176,17 @@ class ShiftVAE:
         pixels, positive toward increasing index.  Inputs are processed ``batch_size`` at a
         time, so a million inputs need only one batch of working memory.
         """
-        data = self._check_data(X)
+        source = X.data if isinstance(X, Patches) else X
+        if isinstance(source, list | tuple) or len(np.shape(source)) == len(self.data_shape):
+            source = np.asarray(source)  # nested lists; a single sample becomes a batch of one
+            source = source[None] if source.ndim == len(self.data_shape) else source
+        n = _check_length(source, self.data_shape)
         dev = self.device
         means, stds = [], []
-        for start in range(0, data.shape[0], batch_size):
-            x = torch.as_tensor(data[start : start + batch_size], device=dev)
-            mean, std = self.module_.inference(x)
+        for start in range(0, n, batch_size):
+            # validated and converted one batch at a time: no full-size copy of X is made
+            chunk = self._check_data(source[start : start + batch_size])
+            mean, std = self.module_.inference(torch.as_tensor(chunk, device=dev))
             means.append(mean.float().cpu().numpy())
             stds.append(std.float().cpu().numpy())
         mean = np.concatenate(means).astype(np.float64)
@@ -281,6 +286,16 @@ def load_model(path: str | Path) -> ShiftVAE:
     model.history_ = History.from_dict(state.get("history", {}))
     model.metadata = dict(state.get("metadata", {}))
     return model
+
+
+def _check_length(X: ArrayLike, data_shape: tuple[int, ...]) -> int:
+    """Number of samples in ``X`` without converting it (a single sample counts as one)."""
+    shape = tuple(getattr(X, "shape", np.shape(X)))
+    if len(shape) == len(data_shape):
+        return 1
+    if not shape or shape[0] == 0:
+        raise InputError(f"data is empty (shape {shape}): nothing to encode")
+    return int(shape[0])
 
 
 def _check_positive_int(value: Any, name: str) -> None:
