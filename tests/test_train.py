@@ -63,3 +63,42 @@ def test_resolve_device_auto_is_cpu_without_gpu():
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, sines):
+    X, _ = sines
+    full = sv.ShiftVAE((40,), hidden=(16, 16), seed=2)
+    full.fit(X, epochs=6, batch_size=64, progress=False, device="cpu")
+
+    ckpt = tmp_path / "ckpt.pt"
+    stopped = sv.ShiftVAE((40,), hidden=(16, 16), seed=2)
+
+    def interrupt(epoch, history):
+        if epoch == 3:  # Ctrl-C during the 5th epoch is the same as after the 4th
+            raise KeyboardInterrupt
+
+    from shiftvae.train import BetaSchedule, TrainOptions, train_module
+    import torch
+
+    opts = TrainOptions(
+        epochs=6,
+        batch_size=64,
+        beta=BetaSchedule(0.1, 1.0),
+        seed=2,
+        progress=False,
+        checkpoint_path=ckpt,
+        checkpoint_every=2,
+        on_epoch_end=interrupt,
+    )
+    data = torch.as_tensor(X)
+    with pytest.raises(KeyboardInterrupt):
+        train_module(stopped.module_, data, opts)
+    assert ckpt.is_file()
+
+    resumed = sv.ShiftVAE((40,), hidden=(16, 16), seed=2)
+    history = resumed.fit(
+        X, epochs=6, batch_size=64, progress=False, device="cpu", checkpoint=ckpt, resume=True
+    )
+    assert len(history) == 6
+    np.testing.assert_array_equal(resumed.encode(X).z_mean, full.encode(X).z_mean)
+    assert history.loss == full.history_.loss

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -109,6 +110,44 @@ class TrainOptions:
     seed: int = 0
     progress: bool = True
     on_epoch_end: Callable[[int, History], None] | None = None
+    checkpoint_path: Path | None = None  # where to write checkpoints (None: never)
+    checkpoint_every: int = 0  # epochs between checkpoints (0: 10% of training)
+    resume: bool = False  # continue from checkpoint_path if it exists
+
+
+def save_checkpoint(
+    path: Path,
+    module,
+    optimizer,
+    gen: torch.Generator,
+    epoch: int,
+    history: History,
+    options: TrainOptions,
+) -> None:
+    """Everything needed to continue bit for bit: weights, Adam state, RNG state, history."""
+    state = {
+        "format": "shiftvae-checkpoint/1",
+        "epoch": epoch,  # epochs completed
+        "epochs": options.epochs,
+        "module": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": gen.get_state(),
+        "history": history.as_dict(),
+    }
+    tmp = path.with_name(path.name + ".part")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a crash while saving keeps the previous checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"checkpoint {path} cannot be read ({exc}); delete it to start over")
+    if state.get("format") != "shiftvae-checkpoint/1":
+        raise InputError(f"{path} is not a shiftvae checkpoint")
+    return state
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -136,16 +175,66 @@ def train_module(
     comes from a generator seeded from ``options.seed``, so a CPU run is reproducible bit for
     bit.  Losses are accumulated on the device and read once per epoch.
     """
-    device = data.device
     history = history if history is not None else History()
     optimizer = torch.optim.Adam(module.parameters(), lr=options.lr)
-    gen = torch.Generator(device=device).manual_seed(options.seed + 1)
+    gen = torch.Generator(device=data.device).manual_seed(options.seed + 1)
+    first_epoch = 0
+    ckpt = options.checkpoint_path
+    every = options.checkpoint_every or max(1, options.epochs // 10)
+    if ckpt is not None and options.resume and Path(ckpt).is_file():
+        state = load_checkpoint(Path(ckpt))
+        if state["epochs"] != options.epochs:
+            raise InputError(
+                f"checkpoint {ckpt} was written for {state['epochs']} epochs, "
+                f"not {options.epochs}: resume with the same options"
+            )
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["rng"].to(gen.get_state().device))
+        history.__init__(**History.from_dict(state["history"]).__dict__)
+        first_epoch = int(state["epoch"])
+        log.info("resuming from %s after epoch %d", ckpt, first_epoch)
+    good = _snapshot(module, optimizer, gen, first_epoch)
+    module.train()
+    try:
+        _run_epochs(module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every)
+    except KeyboardInterrupt:
+        module.load_state_dict(good["module"])
+        if ckpt is not None:
+            optimizer.load_state_dict(good["optimizer"])
+            gen.set_state(good["rng"])
+            save_checkpoint(Path(ckpt), module, optimizer, gen, good["epoch"], history, options)
+            log.warning(
+                "interrupted: checkpoint of epoch %d saved in %s; run again with "
+                "--resume to continue",
+                good["epoch"],
+                ckpt,
+            )
+        raise
+    finally:
+        module.eval()
+    return history
+
+
+def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
+    """Copies of everything that changes during an epoch, to roll back to."""
+    return {
+        "module": copy.deepcopy(module.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "rng": gen.get_state(),
+        "epoch": epoch,
+    }
+
+
+def _run_epochs(
+    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
+) -> None:
+    """The epoch loop of :func:`train_module` (``good`` is updated after each epoch)."""
+    device = data.device
     n = data.shape[0]
     n_batches = math.ceil(n / options.batch_size)
-    good_state = copy.deepcopy(module.state_dict())
-    module.train()
     bar = tqdm(
-        range(options.epochs),
+        range(first_epoch, options.epochs),
         desc="training",
         unit="epoch",
         disable=None if options.progress else True,
@@ -172,13 +261,12 @@ def train_module(
             sums += torch.stack([out.loss, out.reconstruction, out.kl]).detach() * x.shape[0]
         loss, rec, kl = (sums / n).tolist()  # the one host sync of the epoch
         if not all(math.isfinite(v) for v in (loss, rec, kl)):
-            module.load_state_dict(good_state)
+            module.load_state_dict(good["module"])
             raise TrainingDivergedError(
                 f"the loss became {loss} at epoch {epoch + 1} of {options.epochs} "
                 f"(learning rate {options.lr:g}, beta {beta:g}); the weights of epoch {epoch} "
                 f"were kept; try a lower learning rate such as lr={options.lr / 3:.2g}"
             )
-        good_state = copy.deepcopy(module.state_dict())
         for key, value in (
             ("loss", loss),
             ("reconstruction", rec),
@@ -188,8 +276,9 @@ def train_module(
         ):
             history[key].append(value)
         bar.set_postfix(loss=f"{loss:.2f}", beta=f"{beta:.3g}")
+        if ckpt is not None and ((epoch + 1) % every == 0 or epoch + 1 == options.epochs):
+            save_checkpoint(Path(ckpt), module, optimizer, gen, epoch + 1, history, options)
+        good.update(_snapshot(module, optimizer, gen, epoch + 1))
         if options.on_epoch_end is not None:
             options.on_epoch_end(epoch, history)
     bar.close()
-    module.eval()
-    return history

@@ -125,6 +125,9 @@ class ShiftVAE:
         device: str = "auto",
         progress: bool = True,
         seed: int | None = None,
+        checkpoint: str | Path | None = None,
+        checkpoint_every: int = 0,
+        resume: bool = False,
     ) -> History:
         """Train on ``X`` (N, *data_shape) and return the per-epoch history.
 
@@ -142,6 +145,12 @@ class ShiftVAE:
             Show a progress bar (in terminals and notebooks).
         seed : int, optional
             Seed of batch order and sampling noise; defaults to the model's seed.
+        checkpoint : path, optional
+            File for checkpoints (weights, optimiser and RNG state, history), written every
+            ``checkpoint_every`` epochs (default: every 10% of training) and on Ctrl-C.
+        resume : bool
+            Continue from ``checkpoint`` if it exists; the result equals an uninterrupted run
+            with the same seed (on the CPU).
 
         Returns
         -------
@@ -160,6 +169,9 @@ class ShiftVAE:
             beta=BetaSchedule.from_value(beta, beta_ramp),
             seed=self.config.seed if seed is None else int(seed),
             progress=progress,
+            checkpoint_path=None if checkpoint is None else Path(checkpoint),
+            checkpoint_every=int(checkpoint_every),
+            resume=resume,
         )
         dev = resolve_device(device)
         self.module_.to(dev)
