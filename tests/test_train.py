@@ -77,8 +77,9 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, sines):
         if epoch == 3:  # Ctrl-C during the 5th epoch is the same as after the 4th
             raise KeyboardInterrupt
 
-    from shiftvae.train import BetaSchedule, TrainOptions, train_module
     import torch
+
+    from shiftvae.train import BetaSchedule, TrainOptions, train_module
 
     opts = TrainOptions(
         epochs=6,

@@ -144,7 +144,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InputError(f"checkpoint {path} cannot be read ({exc}); delete it to start over")
+        raise InputError(
+            f"checkpoint {path} cannot be read ({exc}); delete it to start over"
+        ) from exc
     if state.get("format") != "shiftvae-checkpoint/1":
         raise InputError(f"{path} is not a shiftvae checkpoint")
     return state
