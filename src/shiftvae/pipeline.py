@@ -1,0 +1,216 @@
+"""From an image to latent maps: patches, training, encoding, maps, and physicality.
+
+This is what ``shiftvae fit`` runs, exposed for notebooks and for the sweep runner::
+
+    img = sv.read_image("scan.dm3")
+    result = sv.fit_image(img, FitConfig(epochs=50))
+    result.maps.z  # (l, rows, cols) order-parameter maps
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from shiftvae.analysis.maps import latent_maps
+from shiftvae.analysis.smoothness import physicality, smoothness
+from shiftvae.data.patches import estimate_period, extract_patches
+from shiftvae.errors import InputError
+from shiftvae.model.vae import ShiftVAE
+from shiftvae.types import Encoding, Image, LatentMaps, Patches
+
+log = logging.getLogger(__name__)
+
+MAX_AUTO_WINDOW = 32  # px after binning: decoder cost grows with the pixels of a patch
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Every option of an image fit (recorded in results.h5 and model.pt).
+
+    ``window``/``step`` are in pixels of the original image (None: ~2.5 lattice periods
+    from the FFT, and window // 2).  ``binning`` averages bin x bin pixel blocks before cutting
+    patches ("auto": the smallest factor that brings the window to <= 32 px), which keeps
+    training fast without changing the patch grid.
+    """
+
+    window: int | None = None
+    step: int | None = None
+    normalize: Literal["image", "patch"] | None = "image"
+    binning: int | Literal["auto"] = "auto"
+    latent_dim: int = 2
+    shift: bool = True
+    shift_scale: float = 0.5
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    hidden: tuple[int, ...] = (128, 128)
+    encoder: Literal["mlp", "conv"] = "mlp"
+    epochs: int = 50
+    batch_size: int = 100
+    beta_start: float = 0.1
+    beta_end: float = 1.0
+    lr: float = 1e-3
+    phases: int | Literal["auto"] | None = "auto"
+    seed: int = 0
+    device: str = "auto"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """Everything a fit produced."""
+
+    image: Image
+    patches: Patches
+    model: ShiftVAE
+    encoding: Encoding
+    maps: LatentMaps
+    config: FitConfig
+    metrics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    geometry: dict[str, Any] = field(default_factory=dict)
+
+
+def bin_image(image: Image, factor: int) -> Image:
+    """Average ``factor x factor`` blocks (the border that does not fill a block is dropped)."""
+    if factor == 1:
+        return image
+    rows, cols = (s // factor * factor for s in image.data.shape)
+    data = image.data[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+    pixel = None if image.pixel_size is None else image.pixel_size * factor
+    return Image(
+        data.mean(axis=(1, 3), dtype=np.float64).astype(np.float32),
+        pixel,
+        image.unit,
+        image.source,
+        {**image.metadata, "binning": factor},
+    )
+
+
+def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
+    """Window, step and binning in original pixels, the period estimate if one was needed."""
+    period = None
+    window = config.window
+    if window is None:
+        period = float(estimate_period(image))
+        window = max(8, int(round(2.5 * period / 2)) * 2)
+        window = min(window, min(image.data.shape))
+        log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
+    for name, value in (("window", window), ("step", config.step)):
+        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+            raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
+    step = config.step if config.step is not None else max(1, window // 2)
+    if config.binning == "auto":
+        binning = max(1, math.ceil(window / MAX_AUTO_WINDOW))
+    else:
+        binning = int(config.binning)
+        if binning < 1:
+            raise InputError(f"binning must be a positive integer, got {config.binning!r}")
+    binning = min(binning, max(1, window // 8), max(1, step))  # keep >= 8 px per patch side
+    return {"window": int(window), "step": int(step), "binning": binning, "period_px": period}
+
+
+def _to_original(patches: Patches, binning: int) -> Patches:
+    """Express patch centres and geometry in pixels of the unbinned image."""
+    if binning == 1:
+        return patches
+    patches.centers = patches.centers * binning + (binning - 1) / 2
+    return patches
+
+
+def fit_image(image: Image, config: FitConfig | None = None, progress: bool = True) -> FitResult:
+    """Cut ``image`` into patches, train a (shift-)VAE, encode and map the latents back."""
+    config = config or FitConfig()
+    timings: dict[str, float] = {}
+    tic = time.perf_counter()
+    geo = resolve_geometry(image, config)
+    b = geo["binning"]
+    work = bin_image(image, b)
+    patches = extract_patches(
+        work,
+        window=max(2, geo["window"] // b),
+        step=max(1, geo["step"] // b),
+        normalize=config.normalize,
+    )
+    patches = _to_original(patches, b)
+    if len(patches) < 2:
+        raise InputError(
+            f"only {len(patches)} patch fits the image with window {geo['window']} "
+            f"and step {geo['step']}: use a smaller window or step"
+        )
+    log.info(
+        "%d patches of %d x %d px (grid %d x %d, binning %d)",
+        len(patches),
+        *patches.data.shape[1:],
+        *patches.grid_shape,
+        b,
+    )
+    timings["patches"] = time.perf_counter() - tic
+    model = ShiftVAE(
+        patches.data.shape[1:],
+        latent_dim=config.latent_dim,
+        shift=config.shift,
+        shift_scale=config.shift_scale,
+        likelihood=config.likelihood,
+        hidden=config.hidden,
+        encoder=config.encoder,
+        seed=config.seed,
+    )
+    model.metadata.update(geometry_metadata(image, patches, geo, config))
+    tic = time.perf_counter()
+    model.fit(
+        patches,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        beta=(config.beta_start, config.beta_end),
+        lr=config.lr,
+        device=config.device,
+        progress=progress,
+    )
+    timings["train"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    encoding = model.encode(patches)
+    encoding.shift_mean *= b  # shifts in pixels of the original image
+    encoding.shift_std *= b
+    maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
+    timings["encode_and_map"] = time.perf_counter() - tic
+    metrics = map_metrics(maps, model)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConfig) -> dict:
+    """What a checkpoint needs to rebuild maps: grid, image, calibration, schedule, seed."""
+    return {
+        "window": geo["window"],
+        "step": geo["step"],
+        "binning": geo["binning"],
+        "grid_shape": list(patches.grid_shape),
+        "image_shape": list(image.data.shape),
+        "pixel_size": image.pixel_size,
+        "unit": image.unit,
+        "source": image.source,
+        "grid_convention": "patch i at grid cell divmod(i, cols); centres (row, col) px",
+        "config": config.as_dict(),
+    }
+
+
+def map_metrics(maps: LatentMaps, model: ShiftVAE) -> dict[str, Any]:
+    """Smoothness of every map, physicality, and the final losses."""
+    h = model.history_
+    out: dict[str, Any] = {
+        "smoothness_z": [float(smoothness(m)) for m in maps.z],
+        "smoothness_shift": [float(smoothness(m)) for m in maps.shift],
+        "physicality": float(physicality(maps)),
+        "final_loss": h.loss[-1] if len(h) else math.nan,
+        "final_reconstruction": h.reconstruction[-1] if len(h) else math.nan,
+        "final_kl": h.kl[-1] if len(h) else math.nan,
+    }
+    if maps.phases is not None:
+        out["n_phases"] = int(maps.phases.max()) + 1
+    return out

@@ -1,0 +1,116 @@
+"""Figures and report.html of an image fit (``shiftvae fit``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shiftvae.analysis.manifold import latent_traversal
+from shiftvae.report import figures
+from shiftvae.report.html import Section, write_report
+
+
+def _extent(maps, image) -> tuple[float, float, float, float]:
+    """Map extent in calibrated units (or px) for imshow: left, right, bottom, top."""
+    c = maps.centers
+    half = maps.step / 2
+    s = image.pixel_size or 1.0
+    return (
+        (c[0, 0, 1] - half) * s,
+        (c[0, -1, 1] + half) * s,
+        (c[-1, 0, 0] + half) * s,
+        (c[0, 0, 0] - half) * s,
+    )
+
+
+def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
+    """Write every figure of a fit; return (path, caption) pairs in report order."""
+    img, maps, enc, model = result.image, result.maps, result.encoding, result.model
+    unit = img.unit if img.pixel_size else "px"
+    ext = _extent(maps, img)
+    out = []
+
+    def add(fig, name, caption):
+        out.append((figures.save(fig, fig_dir / f"{name}.png"), caption))
+
+    add(
+        figures.image_with_grid(img.data, maps.centers, result.geometry["window"]),
+        "image_grid",
+        f"image with patch centres (orange) and one {result.geometry['window']} px window (red)",
+    )
+    names = [f"z{i + 1} (smoothness {s:.3f})" for i, s in enumerate(result.metrics["smoothness_z"])]
+    add(
+        figures.map_panels(maps.z, names, ext, unit, title="conventional latent maps"),
+        "latent_maps",
+        "conventional latent maps: order parameters should vary smoothly",
+    )
+    if maps.shift.shape[0]:
+        add(
+            figures.map_panels(
+                maps.shift,
+                ["shift, rows (px)", "shift, cols (px)"],
+                ext,
+                unit,
+                cmap="twilight",
+                title="shift maps",
+            ),
+            "shift_maps",
+            "shift maps: the moire between the sampling grid and the lattice",
+        )
+    if maps.phases is not None:
+        add(
+            figures.phase_overlay(img.data, maps.phases, maps.centers, maps.step),
+            "phases",
+            "Gaussian-mixture phases of the conventional latents over the image",
+        )
+    colors = (
+        {"phase": maps.phases.ravel()}
+        if maps.phases is not None
+        else {"row": maps.centers[..., 0].ravel()}
+    )
+    add(
+        figures.latent_scatter(enc.z_mean, colors, title="latent distribution"),
+        "latent_distribution",
+        "encoded latent means of all patches",
+    )
+    lim = np.percentile(enc.z_mean, [1, 99], axis=0).T
+    t = latent_traversal(model, n=8, limits=lim if model.config.latent_dim > 1 else lim[0])
+    add(
+        figures.traversal_grid(t.images, t.values, title="decoded latent manifold"),
+        "manifold",
+        "patches decoded over the latent plane (1st-99th percentile of the data)",
+    )
+    add(figures.history_curves(model.history_.as_dict()), "training", "training curves")
+    return out
+
+
+def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> Path:
+    m, cfg, geo, img = result.metrics, result.config, result.geometry, result.image
+    cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
+    rows = [
+        ["image", f"{img.data.shape[0]} x {img.data.shape[1]} px ({cal})"],
+        ["window / step / binning", f"{geo['window']} / {geo['step']} / {geo['binning']} px"],
+        ["estimated period", f"{geo['period_px']:.1f} px" if geo["period_px"] else "n/a"],
+        [
+            "patches (grid)",
+            f"{len(result.patches)} ({result.maps.z.shape[1]} x {result.maps.z.shape[2]})",
+        ],
+        ["model", "shift-VAE" if cfg.shift else "VAE (no shift)"],
+        ["beta start -> end", f"{cfg.beta_start:g} -> {cfg.beta_end:g}"],
+        ["epochs", cfg.epochs],
+        ["final loss", f"{m['final_loss']:.3f}"],
+        ["physicality (best smoothness)", f"{m['physicality']:.4f}"],
+        ["smoothness z", ", ".join(f"{s:.4f}" for s in m["smoothness_z"])],
+        ["training time", f"{result.timings.get('train', 0):.1f} s"],
+    ]
+    if "n_phases" in m:
+        rows.append(["phases (BIC)", m["n_phases"]])
+    sections = [Section("Summary", tables=[(["", ""], rows)]), Section("Figures", figures=figs)]
+    return write_report(
+        path,
+        f"shiftvae fit: {Path(img.source).name or 'image'}",
+        sections,
+        meta="configuration and versions in run.json; maps in results.h5",
+    )

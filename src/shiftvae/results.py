@@ -1,0 +1,179 @@
+"""results.h5: the maps and encodings of a fit, laid out as NeXus so common tools open it.
+
+Layout (every ``NXdata`` group has calibrated ``y``/``x`` axes, so HyperSpy's ``hs.load``,
+silx, h5web and NeXpy show the maps directly)::
+
+    /entry                      NXentry, default = "latent_maps"
+      latent_maps   NXdata      z      (l, rows, cols)  conventional latent means
+      shift_maps    NXdata      shift  (d, rows, cols)  shift in pixels, (row, col)
+      phase_map     NXdata      phases (rows, cols)     Gaussian-mixture labels (if any)
+      image         NXdata      data   (H, W)           the analysed image
+      encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px
+      history       NXcollection loss, reconstruction, kl, beta, seconds per epoch
+      attrs: config, geometry, metrics (JSON), pixel_size, unit, source, shiftvae version
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from shiftvae._version import __version__
+from shiftvae.errors import ReaderError
+from shiftvae.types import Encoding, Image, LatentMaps
+
+
+def _axes(n: int, start: float, step: float, pixel_size: float | None):
+    values = start + step * np.arange(n)
+    return values * pixel_size if pixel_size else values
+
+
+def _nxdata(
+    entry: h5py.Group, name: str, signal: str, data: np.ndarray, y, x, unit: str, long_name: str
+) -> None:
+    g = entry.create_group(name)
+    g.attrs.update(
+        {"NX_class": "NXdata", "signal": signal, "axes": ["."] * (data.ndim - 2) + ["y", "x"]}
+    )
+    g.attrs["y_indices"] = data.ndim - 2
+    g.attrs["x_indices"] = data.ndim - 1
+    ds = g.create_dataset(signal, data=data)
+    ds.attrs["long_name"] = long_name
+    for axis, values in (("y", y), ("x", x)):
+        a = g.create_dataset(axis, data=values)
+        a.attrs["units"] = unit
+
+
+def write_results_h5(path: str | Path, result: Any) -> Path:
+    """Write a :class:`~shiftvae.pipeline.FitResult` as NeXus HDF5."""
+    path = Path(path)
+    maps, image, enc = result.maps, result.image, result.encoding
+    px, unit = image.pixel_size, image.unit if image.pixel_size else "px"
+    c = maps.centers
+    rows, cols = maps.z.shape[1:]
+    y = _axes(rows, c[0, 0, 0], c[1, 0, 0] - c[0, 0, 0] if rows > 1 else 1.0, px)
+    x = _axes(cols, c[0, 0, 1], c[0, 1, 1] - c[0, 0, 1] if cols > 1 else 1.0, px)
+    with h5py.File(path, "w") as f:
+        f.attrs.update(
+            {"default": "entry", "creator": f"shiftvae {__version__}", "NX_class": "NXroot"}
+        )
+        e = f.create_group("entry")
+        e.attrs.update({"NX_class": "NXentry", "default": "latent_maps"})
+        _nxdata(
+            e,
+            "latent_maps",
+            "z",
+            maps.z.astype(np.float32),
+            y,
+            x,
+            unit,
+            "conventional latent means",
+        )
+        _nxdata(
+            e,
+            "shift_maps",
+            "shift",
+            maps.shift.astype(np.float32),
+            y,
+            x,
+            unit,
+            "encoded shift (px), axes (row, col)",
+        )
+        if maps.phases is not None:
+            _nxdata(
+                e, "phase_map", "phases", maps.phases.astype(np.int16), y, x, unit, "phase label"
+            )
+        h, w = image.data.shape
+        _nxdata(
+            e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image"
+        )
+        g = e.create_group("encoding")
+        g.attrs["NX_class"] = "NXcollection"
+        for key in ("z_mean", "z_std", "shift_mean", "shift_std"):
+            g.create_dataset(key, data=getattr(enc, key))
+        g.create_dataset("centers", data=result.patches.centers)
+        g = e.create_group("history")
+        g.attrs["NX_class"] = "NXcollection"
+        for key, values in result.model.history_.as_dict().items():
+            g.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+        e.attrs.update(
+            {
+                "config": json.dumps(result.config.as_dict()),
+                "geometry": json.dumps(result.geometry),
+                "metrics": json.dumps(result.metrics),
+                "grid_shape": list(maps.z.shape[1:]),
+                "step": maps.step,
+                "pixel_size": np.nan if px is None else px,
+                "unit": unit,
+                "source": image.source,
+                "shiftvae_version": __version__,
+            }
+        )
+    return path
+
+
+@dataclass
+class Results:
+    """What ``shiftvae fit`` wrote, read back (see :func:`load_results`)."""
+
+    encoding: Encoding
+    maps: LatentMaps
+    image: Image
+    config: dict[str, Any]
+    geometry: dict[str, Any]
+    metrics: dict[str, Any]
+    history: dict[str, np.ndarray]
+    folder: Path = field(default_factory=Path)
+
+    def load_model(self):
+        """The trained model saved beside the results (``model.pt``)."""
+        from shiftvae.model.vae import load_model
+
+        return load_model(self.folder / "model.pt")
+
+
+def load_results(out_dir: str | Path) -> Results:
+    """Read the folder written by ``shiftvae fit`` (or :func:`write_results_h5`).
+
+    Examples
+    --------
+    >>> res = sv.load_results("run1")  # doctest: +SKIP
+    >>> res.maps.z.shape  # (latent_dim, rows, cols)  # doctest: +SKIP
+    """
+    folder = Path(out_dir)
+    path = folder / "results.h5" if folder.is_dir() else folder
+    if not path.is_file():
+        raise ReaderError(f"no results.h5 in {folder}: is it a folder written by shiftvae fit?")
+    try:
+        with h5py.File(path, "r") as f:
+            e = f["entry"]
+            a = e.attrs
+            px = float(a["pixel_size"])
+            px = None if np.isnan(px) else px
+            unit = str(a["unit"])
+            g = e["encoding"]
+            enc = Encoding(*(g[k][()] for k in ("z_mean", "z_std", "shift_mean", "shift_std")))
+            centers = g["centers"][()]
+            rows, cols = (int(v) for v in a["grid_shape"])
+            maps = LatentMaps(
+                z=e["latent_maps/z"][()],
+                shift=e["shift_maps/shift"][()],
+                phases=e["phase_map/phases"][()].astype(int) if "phase_map" in e else None,
+                centers=centers.reshape(rows, cols, 2),
+                step=int(a["step"]),
+                pixel_size=px,
+                unit=unit,
+            )
+            image = Image(e["image/data"][()], px, unit, str(a["source"]))
+            history = {k: v[()] for k, v in e["history"].items()}
+            config = json.loads(a["config"])
+            geometry = json.loads(a["geometry"])
+            metrics = json.loads(a["metrics"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
+    return Results(enc, maps, image, config, geometry, metrics, history, folder)
