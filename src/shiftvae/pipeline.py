@@ -99,7 +99,7 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     window = config.window
     if window is None:
         period = float(estimate_period(image))
-        window = max(8, int(round(2.5 * period / 2)) * 2)
+        window = max(8, round(2.5 * period / 2) * 2)
         window = min(window, min(image.data.shape))
         log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
     for name, value in (("window", window), ("step", config.step)):

@@ -49,12 +49,12 @@ def grid_best(path: Path) -> float:
 
 
 def write_tune_report(out: Path, records, grid: float | None) -> dict:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
     from shiftvae.report import figures
     from shiftvae.report.html import Section, write_report
     from shiftvae.tune import trainings_to_reach
-
-    import matplotlib.pyplot as plt
-    import numpy as np
 
     values = np.array([r["physicality"] for r in records])
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
