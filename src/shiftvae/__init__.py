@@ -11,7 +11,10 @@ Examples
 
 from shiftvae._version import __version__
 from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
+from shiftvae.analysis.maps import latent_maps, phase_fractions
+from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data import synthetic
+from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     InputError,
     MissingExtraError,
@@ -21,12 +24,18 @@ from shiftvae.errors import (
     TrainingDivergedError,
 )
 from shiftvae.model.vae import ShiftVAE, load_model
+from shiftvae.pipeline import FitConfig, FitResult, fit_image
+from shiftvae.results import Results, load_results
+from shiftvae.sweep import sweep
 from shiftvae.train import BetaSchedule, History
+from shiftvae.tune import tune
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 __all__ = [
     "BetaSchedule",
     "Encoding",
+    "FitConfig",
+    "FitResult",
     "History",
     "Image",
     "InputError",
@@ -36,11 +45,23 @@ __all__ = [
     "OutputError",
     "Patches",
     "ReaderError",
+    "Results",
     "ShiftVAE",
     "ShiftVAEError",
     "TrainingDivergedError",
     "__version__",
+    "estimate_period",
+    "extract_patches",
+    "fit_image",
+    "iter_patch_batches",
+    "latent_maps",
     "latent_traversal",
     "load_model",
+    "load_results",
+    "phase_fractions",
+    "physicality",
+    "smoothness",
+    "sweep",
     "synthetic",
+    "tune",
 ]

@@ -32,7 +32,7 @@ SINE_DEFAULTS = {
 LATTICE_DEFAULTS = {
     "shift_scale": 0.5,
     "beta": (0.1, 1.0),
-    "epochs": 30,
+    "epochs": 60,
     "batch_size": 100,
     "lr": 2e-3,
 }

@@ -13,9 +13,6 @@ import warnings
 from typing import Literal
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 from shiftvae.errors import InputError
 from shiftvae.types import Encoding, LatentMaps, Patches
@@ -128,6 +125,8 @@ def _phase_labels(z: np.ndarray, phases: Literal["auto"] | int, seed: int) -> np
     distinct = len(np.unique(fit_x, axis=0))
     counts = [k for k in candidates if k <= distinct] or [distinct]
     # a handful of latent dimensions: BLAS threads only add overhead (30x slower on 2 cores)
+    from threadpoolctl import threadpool_limits  # with sklearn: imported only when needed
+
     with threadpool_limits(limits=1, user_api="blas"):
         fits = [_fit_mixture(fit_x, k, seed) for k in counts]
         best = min(fits, key=lambda m: m.bic(fit_x))
@@ -143,8 +142,11 @@ def _phase_labels(z: np.ndarray, phases: Literal["auto"] | int, seed: int) -> np
     return np.argsort(order)[labels].astype(np.int64)
 
 
-def _fit_mixture(x: np.ndarray, k: int, seed: int) -> GaussianMixture:
+def _fit_mixture(x: np.ndarray, k: int, seed: int):
     """A full-covariance mixture of ``k`` components; non-convergence is logged, not raised."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
     model = GaussianMixture(n_components=k, covariance_type="full", random_state=seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
