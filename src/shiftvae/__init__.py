@@ -14,6 +14,7 @@ from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
 from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data import synthetic
+from shiftvae.data.io import read_image
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     InputError,
@@ -60,6 +61,7 @@ __all__ = [
     "load_results",
     "phase_fractions",
     "physicality",
+    "read_image",
     "smoothness",
     "sweep",
     "synthetic",
