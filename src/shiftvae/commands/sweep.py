@@ -2,11 +2,13 @@
 
 Every pair trains one model on the same patches; runs execute on a Dask cluster: a local one
 by default (--workers N processes, torch threads split so cores are not oversubscribed), or
-an existing cluster with --scheduler tcp://HOST:PORT (for SLURM, start one with
-dask-jobqueue; see the README).  Writes sweep.csv, the physicality heat map (paper Fig. 8)
-with maps of selected runs, runs/<name>/ (full fit outputs of every run), best/ (the best
-run) and report.html.  An interrupted sweep continues with --resume; failed runs are
-recorded in sweep.csv and retried on --resume.
+an existing cluster with --scheduler tcp://HOST:PORT (on SLURM, start a dask-jobqueue
+SLURMCluster and pass its scheduler address).  Writes sweep.csv (one row per run: betas,
+physicality, smoothness of every latent map, final losses, error of a failed run), the
+physicality heat map (paper Fig. 8) with the maps of selected runs beside it, runs/<name>/
+(full fit outputs of every run), best/ (the best run) and report.html.  A failed run is
+recorded and the sweep goes on.  An interrupted sweep continues with --resume (runs already
+done are not trained again; failed ones are).
 
 Examples:
   shiftvae sweep scan.dm3 --out sweep1
@@ -17,34 +19,51 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shiftvae.commands.fit import add_model_args, config_from_args, load_input, positive_int
 from shiftvae.errors import InputError, OutputError
+from shiftvae.pipeline import resolve_geometry
 from shiftvae.report.outdir import partial_path
-from shiftvae.sweep import PAPER_BETAS, best_record, check_betas, run_name, sweep, write_csv
+from shiftvae.sweep import PAPER_BETAS
 
 log = logging.getLogger(__name__)
 
 
 def beta_list(text: str) -> list[float]:
+    """Parse '0.1,0.5,1' into positive floats."""
+    items = [v.strip() for v in text.split(",")]
+    if not text.strip() or any(not v for v in items):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.1,1,10, got {text!r}"
+        )
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in items]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated numbers such as 0.1,1,10, got {text!r}"
         ) from None
-    if not values or any(not v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"beta values must be positive numbers, got {text!r}")
+    if any(not (math.isfinite(v) and v > 0) for v in values):
+        raise argparse.ArgumentTypeError(
+            f"beta values must be positive finite numbers, got {text!r}"
+        )
     return values
 
 
 def add_executor_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=positive_int, help="local worker processes (default cores/2)")
+    p.add_argument(
+        "--workers", type=positive_int, help="local Dask worker processes (default cores/2)"
+    )
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://HOST:PORT)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument(
+        "--resume", action="store_true", help="continue an earlier or interrupted run in --out"
+    )
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -54,69 +73,107 @@ def add_args(p: argparse.ArgumentParser) -> None:
         "--beta-start",
         type=beta_list,
         default=list(PAPER_BETAS),
+        metavar="LIST",
         help=f"comma-separated starting betas (default {default})",
     )
     p.add_argument(
         "--beta-end",
         type=beta_list,
         default=list(PAPER_BETAS),
+        metavar="LIST",
         help=f"comma-separated final betas (default {default})",
+    )
+    p.add_argument(
+        "--phases", default="auto", help="phases of every run: number, 'auto' (BIC) or 'none'"
     )
     add_executor_args(p)
 
 
-def work_dir(out: Path, resume: bool, overwrite: bool) -> Path:
-    """The folder runs go to while the command works (moved to ``out`` at the end)."""
+def check_out(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse an existing --out unless --resume or --overwrite (before any work)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a folder")
+    if out.exists() and not (resume or overwrite):
+        raise OutputError(
+            f"output folder {out} already exists; use --resume to continue it or "
+            "--overwrite to replace it"
+        )
+    if resume and out.exists() and partial_path(out).exists():
+        raise OutputError(f"both {out} and {partial_path(out)} exist: remove one of them")
+
+
+@contextmanager
+def work_dir(out: Path, resume: bool, overwrite: bool) -> Iterator[Path]:
+    """The folder the command works in.
+
+    A new run works in ``.NAME.partial`` and moves it to ``out`` when the block succeeds; an
+    interrupted one leaves it for ``--resume``.  ``--resume`` of a finished run works inside
+    ``out`` itself: every run is written atomically, so ``out`` stays usable throughout.
+    """
+    check_out(out, resume, overwrite)
+    if resume and out.exists():
+        yield out
+        return
     tmp = partial_path(out)
-    if out.exists():
-        if resume:
-            if tmp.exists():
-                raise OutputError(f"both {out} and {tmp} exist: remove one of them")
-            out.rename(tmp)
-        elif overwrite:
-            shutil.rmtree(out)
-        else:
-            raise OutputError(
-                f"output folder {out} already exists; use --resume to continue "
-                "it or --overwrite to replace it"
-            )
     if tmp.exists() and not resume:
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True, exist_ok=True)
-    return tmp
-
-
-def finish(tmp: Path, out: Path, records, starts, ends) -> dict | None:
-    """CSV, best run, heat map, report; then move the folder into place."""
-    from shiftvae.report.sweep_report import write_sweep_report
-
-    write_csv(tmp / "sweep.csv", records)
-    best = best_record(records)
-    if best is not None:
-        src = tmp / "runs" / run_name(float(best["beta_start"]), float(best["beta_end"]))
-        shutil.copytree(src, tmp / "best", dirs_exist_ok=True)
-    write_sweep_report(tmp, records, starts, ends, tmp / "runs", best)
+    if resume and tmp.exists():
+        log.info("resuming the interrupted run in %s", tmp)
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror}") from exc
+    try:
+        yield tmp
+    except BaseException:
+        if any((tmp / "runs").glob("*/metrics.json")):
+            log.warning("stopped: the runs done so far are in %s; continue with --resume", tmp)
+        else:  # nothing worth keeping
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():  # --overwrite
+        shutil.rmtree(out)
     tmp.rename(out)
-    return best
 
 
 def main(args: argparse.Namespace) -> int:
+    from shiftvae.executors import open_runner
+    from shiftvae.sweep import check_betas, failure_summary, sweep
+
     starts = check_betas(args.beta_start, "--beta-start")
     ends = check_betas(args.beta_end, "--beta-end")
     config = config_from_args(args)
-    image = load_input(args)
-    tmp = work_dir(args.out, args.resume, args.overwrite)
-    records = sweep(
-        image, starts, ends, config, tmp, workers=args.workers, scheduler=args.scheduler
-    )
-    best = finish(tmp, args.out, records, starts, ends)
-    failed = sum(r["status"] != "ok" for r in records)
-    if best is None:
-        raise InputError(f"all {len(records)} runs failed; see {args.out}/sweep.csv")
+    check_out(args.out, args.resume, args.overwrite)
+    with contextlib.ExitStack() as stack:
+        # An existing cluster is checked before reading the image or touching a folder; a
+        # local one starts only when there is something to train.
+        runner = (
+            stack.enter_context(open_runner(scheduler=args.scheduler)) if args.scheduler else None
+        )
+        image = load_input(args)
+        resolve_geometry(image, config)  # settings that cannot work: fail before any folder
+        tmp = stack.enter_context(work_dir(args.out, args.resume, args.overwrite))
+        records = sweep(
+            image,
+            starts,
+            ends,
+            config,
+            tmp,
+            executor=runner,
+            workers=args.workers,
+            report=True,
+            progress=True,
+        )
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        raise InputError(
+            f"all {len(records)} runs failed ({failure_summary(records)}); see {args.out}/sweep.csv"
+        )
+    best = max(ok, key=lambda r: float(r["physicality"]))
     log.info(
         "%d runs (%d failed); best beta %g -> %g, physicality %.4f; wrote %s/report.html",
         len(records),
-        failed,
+        len(records) - len(ok),
         best["beta_start"],
         best["beta_end"],
         float(best["physicality"]),

@@ -1,133 +1,93 @@
 """Bayesian optimisation of the KL schedule (beta_start, beta_end) for physicality.
 
-Optuna proposes betas (log scale, 0.1..10), each trial trains one model on a Dask cluster
-(as for sweep), and the study is stored in DIR/study.db (SQLite) unless --storage names
-another database, e.g. postgresql://user@host/db, so several machines can work on one study.
-Running the same command again continues the study up to --trials completed trials.
-With --grid SWEEP_CSV, the report says how many trainings tune needed to come within 5% of
-the grid search's best physicality.
+Optuna proposes betas (log scale, 0.1..10; Gaussian-process sampler), each trial trains one
+model on a Dask cluster (as for sweep), and the study is stored in DIR/study.db (SQLite)
+unless --storage names another: a database URL such as postgresql://user@host/db, or the
+path of an Optuna journal file (no server needed), so several machines can work on one
+study.  --trials counts the completed trials of the whole study: running again with
+--resume (or with the same --storage) continues it up to --trials.  The report shows the
+best betas, the optimisation history and, with --grid SWEEP_CSV (or a sweep folder), how
+many trainings tune needed to come within 5% of the grid search's best physicality.
 
 Examples:
   shiftvae tune scan.dm3 --out tune1 --trials 30
   shiftvae tune scan.dm3 --out tune1 --trials 40 --resume     # 10 more trials
-  shiftvae tune scan.dm3 --out tune2 --trials 20 --storage sqlite:////shared/study.db
+  shiftvae tune scan.dm3 --out tune2 --trials 20 --grid sweep1/sweep.csv
+  shiftvae tune scan.dm3 --out tune3 --trials 60 --storage /shared/study.journal \\
+      --scheduler tcp://10.0.0.5:8786
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
+import contextlib
 import logging
-import shutil
 from pathlib import Path
 
 from shiftvae.commands.fit import add_model_args, config_from_args, load_input, positive_int
-from shiftvae.commands.sweep import add_executor_args, work_dir
+from shiftvae.commands.sweep import add_executor_args, check_out, work_dir
 from shiftvae.errors import InputError
+from shiftvae.pipeline import resolve_geometry
 
 log = logging.getLogger(__name__)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
-    p.add_argument("--trials", type=positive_int, default=30, help="completed trials wanted")
-    p.add_argument("--storage", help="Optuna storage URL (default sqlite in --out)")
-    p.add_argument("--grid", type=Path, help="sweep.csv of a grid search to compare with")
+    p.add_argument(
+        "--trials", type=positive_int, default=30, help="completed trials wanted (default 30)"
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage: database URL or journal file path (default DIR/study.db)",
+    )
+    p.add_argument("--study-name", default=None, help="study name within --storage")
+    p.add_argument(
+        "--grid", type=Path, metavar="SWEEP_CSV", help="sweep.csv of a grid search to compare with"
+    )
+    p.add_argument(
+        "--phases", default="auto", help="phases of every run: number, 'auto' (BIC) or 'none'"
+    )
     add_executor_args(p)
 
 
-def grid_best(path: Path) -> float:
-    try:
-        with open(path, newline="") as fh:
-            values = [float(r["physicality"]) for r in csv.DictReader(fh) if r["status"] == "ok"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"cannot read the grid results {path}: {exc}") from exc
-    if not values:
-        raise InputError(f"{path} has no successful runs to compare with")
-    return max(values)
-
-
-def write_tune_report(out: Path, records, grid: float | None) -> dict:
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from shiftvae.report import figures
-    from shiftvae.report.html import Section, write_report
-    from shiftvae.tune import trainings_to_reach
-
-    values = np.array([r["physicality"] for r in records])
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(np.arange(1, len(values) + 1), values, "o", ms=4, label="trial")
-    ax.plot(np.arange(1, len(values) + 1), np.maximum.accumulate(values), "-", label="best so far")
-    if grid is not None:
-        ax.axhline(grid, color="k", ls="--", lw=0.8, label="grid search best")
-        ax.axhline(0.95 * grid, color="grey", ls=":", lw=0.8, label="within 5%")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("physicality")
-    ax.legend(fontsize=8)
-    hist = figures.save(fig, out / "figures" / "optimisation_history.png")
-    best = max(records, key=lambda r: r["physicality"])
-    summary = {
-        "best": best,
-        "trials": len(records),
-        "grid_best": grid,
-        "trainings_to_within_5pct_of_grid": trainings_to_reach(records, grid)
-        if grid is not None
-        else None,
-    }
-    (out / "tune.json").write_text(json.dumps(summary, indent=2, default=float))
-    rows = [
-        [r["trial"], r["beta_start"], r["beta_end"], r["physicality"], r.get("final_loss", "")]
-        for r in records
-    ]
-    text = (
-        f"Best after {len(records)} trials: beta_start {best['beta_start']:.3g}, beta_end "
-        f"{best['beta_end']:.3g}, physicality {best['physicality']:.4f}."
-    )
-    if grid is not None:
-        n = summary["trainings_to_within_5pct_of_grid"]
-        text += (
-            f"\n\nGrid search best: {grid:.4f}; tune came within 5% after "
-            f"{n if n is not None else 'more than ' + str(len(records))} trainings."
-        )
-    write_report(
-        out / "report.html",
-        "shiftvae tune",
-        [
-            Section(
-                "Bayesian optimisation",
-                text,
-                figures=[(hist, "physicality per trial")],
-                tables=[(["trial", "beta start", "beta end", "physicality", "final loss"], rows)],
-            )
-        ],
-    )
-    return summary
-
-
 def main(args: argparse.Namespace) -> int:
-    from shiftvae.tune import tune
+    from shiftvae.executors import open_runner
+    from shiftvae.tune import STUDY_NAME, grid_best, open_study, tune
 
     config = config_from_args(args)
     grid = grid_best(args.grid) if args.grid else None
-    image = load_input(args)
-    tmp = work_dir(args.out, args.resume, args.overwrite)
-    records = tune(
-        image,
-        args.trials,
-        config,
-        tmp,
-        storage=args.storage,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        seed=args.seed,
-    )
-    summary = write_tune_report(tmp, records, grid)
-    best = summary["best"]
-    if best.get("name"):
-        shutil.copytree(tmp / "runs" / best["name"], tmp / "best", dirs_exist_ok=True)
-    tmp.rename(args.out)
+    check_out(args.out, args.resume, args.overwrite)
+    study_name = args.study_name or STUDY_NAME
+    if args.storage:  # fail on a storage that cannot be opened before any work
+        open_study(args.storage, study_name=study_name)
+    with contextlib.ExitStack() as stack:
+        # An existing cluster is checked before reading the image or touching a folder; a
+        # local one starts only when there is something to train.
+        runner = (
+            stack.enter_context(open_runner(scheduler=args.scheduler)) if args.scheduler else None
+        )
+        image = load_input(args)
+        resolve_geometry(image, config)  # settings that cannot work: fail before any folder
+        tmp = stack.enter_context(work_dir(args.out, args.resume, args.overwrite))
+        records = tune(
+            image,
+            args.trials,
+            config,
+            tmp,
+            storage=args.storage,
+            study_name=study_name,
+            executor=runner,
+            workers=args.workers,
+            seed=args.seed,
+            grid=grid,
+        )
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        errors = sorted({r.get("error") or "unknown error" for r in records})
+        raise InputError(f"every trial failed ({'; '.join(errors)[:300]}); see {args.out}")
+    best = max(ok, key=lambda r: r["physicality"])
     log.info(
         "best beta %.3g -> %.3g, physicality %.4f after %d trials; wrote %s/report.html",
         best["beta_start"],

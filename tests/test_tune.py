@@ -1,0 +1,250 @@
+"""Bayesian optimisation of the betas: study storage and resume, report, bad input."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+import shiftvae as sv
+import shiftvae.executors
+import shiftvae.pipeline
+from shiftvae.cli import main as shiftvae_main
+from shiftvae.pipeline import FitConfig
+
+tune_module = importlib.import_module("shiftvae.tune")  # sv.tune is the function
+
+CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
+FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none"]
+
+
+@pytest.fixture(scope="module")
+def image() -> sv.Image:
+    return sv.Image(sv.synthetic.lattice_image(96, period=8.0, seed=1), None, "px", "lattice")
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory, image) -> Path:
+    path = tmp_path_factory.mktemp("data") / "lattice.npy"
+    np.save(path, image.data)
+    return path
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """The (beta_start, beta_end) of every training run in this process."""
+    calls: list[tuple[float, float]] = []
+    real = shiftvae.pipeline.fit_image
+
+    def counting(image, config, progress=True):
+        calls.append((config.beta_start, config.beta_end))
+        return real(image, config, progress=progress)
+
+    monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
+    return calls
+
+
+def cli(argv: list[str]) -> int:
+    try:
+        return shiftvae_main(argv)
+    except SystemExit as exc:
+        return int(exc.code)
+
+
+def write_grid_csv(path: Path, best: float) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "beta_start", "beta_end", "status", "physicality"])
+        w.writerow(["bs0.1_be0.1", 0.1, 0.1, "ok", best / 2])
+        w.writerow(["bs0.1_be1", 0.1, 1, "ok", best])
+        w.writerow(["bs1_be1", 1, 1, "failed", ""])
+    return path
+
+
+def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, image, fits):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = sv.tune(image, 4, CONFIG, tmp_path / "a", storage=storage, executor=pool)
+    assert len(fits) == 4 and len(first) == 4
+    assert [r["trial"] for r in first] == [0, 1, 2, 3]
+    for r in first:
+        assert r["status"] == "ok" and 0 <= r["physicality"] <= 1
+        assert 0.1 <= r["beta_start"] <= 10 and 0.1 <= r["beta_end"] <= 10
+        assert r["final_reconstruction"] > 0 and r["final_kl"] >= 0
+        assert r["physicality"] == pytest.approx(max(r["smoothness_z1"], r["smoothness_z2"]))
+    assert sorted(fits) == sorted((r["beta_start"], r["beta_end"]) for r in first)
+
+    # Same storage, another output folder: the study goes on from its 4 trials.
+    fits.clear()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        second = sv.tune(image, 6, CONFIG, tmp_path / "b", storage=storage, executor=pool)
+    assert len(fits) == 2 and len(second) == 6
+    assert second[:4] == first[:4]
+    new = {(r["beta_start"], r["beta_end"]) for r in second[4:]}
+    assert new == set(fits) and not new & {(r["beta_start"], r["beta_end"]) for r in first}
+    study = optuna.load_study(study_name=tune_module.STUDY_NAME, storage=storage)
+    assert len(study.trials) == 6
+    assert study.best_value == max(r["physicality"] for r in second)
+
+    # Already complete: nothing is trained, the records are returned.
+    fits.clear()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        third = sv.tune(image, 5, CONFIG, tmp_path / "c", storage=storage, executor=pool)
+    assert fits == [] and third == second
+    # the best trial's outputs live in the first two folders, report says where it is
+    assert json.loads((tmp_path / "c" / "tune.json").read_text())["best"]["trial"] in range(6)
+
+
+def test_cli_tune_resume_grows_the_study_and_reports(tmp_path, image_file, monkeypatch, capsys):
+    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+    out = tmp_path / "tune"
+    grid = write_grid_csv(tmp_path / "sweep.csv", best=0.05)
+    argv = ["tune", str(image_file), "--out", str(out), "--workers", "2", "-q", *FAST]
+    assert cli([*argv, "--trials", "2"]) == 0, capsys.readouterr().err
+    assert (out / "study.db").is_file()
+    report = (out / "report.html").read_text()
+    assert "No grid search was given" in report
+    with open(out / "tune.csv", newline="") as fh:
+        first = list(csv.DictReader(fh))
+    assert len(first) == 2
+
+    assert cli([*argv, "--trials", "3"]) == 2  # the folder exists: --resume needed
+    assert "--resume" in capsys.readouterr().err
+
+    assert cli([*argv, "--trials", "3", "--resume", "--grid", str(grid)]) == 0
+    with open(out / "tune.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and rows[:2] == first
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["completed"] == 3 and summary["grid_best"] == 0.05
+    values = [float(r["physicality"]) for r in rows]
+    reached = next((i for i, v in enumerate(values, 1) if v >= 0.95 * 0.05), None)
+    assert summary["trainings_to_within_5pct_of_grid"] == reached
+    report = (out / "report.html").read_text()
+    assert "Grid search best physicality: 0.0500" in report
+    best = max(rows, key=lambda r: float(r["physicality"]))
+    assert summary["best"]["name"] == best["name"]
+    assert (out / "best" / "results.h5").is_file() and (out / "best" / "report.html").is_file()
+    assert (out / "figures" / "optimisation_history.png").is_file()
+    assert (out / "figures" / "trials.png").is_file()
+
+
+def test_resumed_study_with_other_settings_is_refused(tmp_path, image):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sv.tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
+        other = FitConfig(window=16, step=8, epochs=3, phases=None)
+        with pytest.raises(sv.InputError, match=r"other settings.*epochs"):
+            sv.tune(image, 2, other, tmp_path, executor=pool)
+
+
+def test_failing_trials_are_recorded_and_do_not_loop_forever(tmp_path, image, monkeypatch):
+    calls = []
+
+    def broken(image, config, progress=True):
+        calls.append(config.beta_start)
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(shiftvae.pipeline, "fit_image", broken)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        records = sv.tune(image, 3, CONFIG, tmp_path, executor=pool, progress=False)
+    assert len(calls) == 3  # max_failures defaults to n_trials
+    assert [r["status"] for r in records] == ["failed"] * 3
+    assert all(r["error"] == "RuntimeError: CUDA out of memory" for r in records)
+    assert "No trial completed" in (tmp_path / "report.html").read_text()
+
+
+def test_cli_tune_where_every_trial_fails_exits_2(tmp_path, image_file, monkeypatch, capsys):
+    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+
+    def broken(image, config, progress=True):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(shiftvae.pipeline, "fit_image", broken)
+    out = tmp_path / "tune"
+    rc = cli(["tune", str(image_file), "--out", str(out), "--trials", "2", "-q", *FAST])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "every trial failed" in err[-1] and "disk full" in err[-1]
+
+
+def test_interrupted_trials_of_the_own_study_are_closed_on_resume(tmp_path, image, fits):
+    storage = tune_module.default_storage(tmp_path)
+    study = tune_module.open_study(storage)
+    study.ask()  # a trial left RUNNING by a driver that was killed
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = sv.tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
+    assert len(fits) == 1 and [r["status"] for r in records] == ["ok"]
+    states = [
+        t.state for t in optuna.load_study(study_name="shiftvae-beta", storage=storage).trials
+    ]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "sqlite:////nonexistent-folder/sub/study.db",
+        "nosuchdialect://user@host/db",
+        "{tmp}/no-such-folder/study.journal",
+    ],
+)
+def test_storage_that_cannot_be_opened(tmp_path, image, image_file, capsys, storage):
+    storage = storage.format(tmp=tmp_path)
+    with pytest.raises(sv.InputError, match="cannot open the Optuna storage"):
+        sv.tune(image, 1, CONFIG, tmp_path / "api", storage=storage)
+    out = tmp_path / "cli"
+    rc = cli(["tune", str(image_file), "--out", str(out), "--storage", storage, *FAST])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("shiftvae tune: error: cannot open the Optuna storage")
+    assert not out.exists()
+
+
+def test_journal_file_storage(tmp_path, image, fits):
+    journal = tmp_path / "study.journal"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = sv.tune(image, 2, CONFIG, tmp_path / "out", storage=str(journal), executor=pool)
+    assert len(records) == 2 and journal.is_file()
+
+
+def test_bad_tune_arguments(tmp_path, image, image_file, capsys):
+    with pytest.raises(sv.InputError, match="number of trials"):
+        sv.tune(image, 0, CONFIG, tmp_path)
+    with pytest.raises(sv.InputError, match="cannot read the grid search results"):
+        sv.tune(image, 1, CONFIG, tmp_path, grid=tmp_path / "missing.csv")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tic = time.perf_counter()
+    with pytest.raises(sv.InputError, match="cannot reach the Dask scheduler"):
+        sv.tune(image, 1, CONFIG, tmp_path, scheduler=f"tcp://127.0.0.1:{port}")
+    assert time.perf_counter() - tic < 10
+    out = tmp_path / "cli"
+    rc = cli(["tune", str(image_file), "--out", str(out), "--trials", "0", *FAST])
+    assert rc == 2 and "--trials" in capsys.readouterr().err
+    rc = cli(["tune", str(image_file), "--out", str(out), "--scheduler", f"127.0.0.1:{port}"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler" in err[0]
+    assert not out.exists()
+
+
+def test_trainings_to_reach_counts_failed_trainings_too():
+    records = [
+        {"trial": 0, "status": "ok", "physicality": 0.5},
+        {"trial": 1, "status": "failed", "physicality": None},
+        {"trial": 2, "status": "ok", "physicality": 0.96},
+        {"trial": 3, "status": "ok", "physicality": 1.0},
+    ]
+    assert tune_module.trainings_to_reach(records, 1.0) == 3
+    assert tune_module.trainings_to_reach(records, 1.0, tol=0.0) == 4
+    assert tune_module.trainings_to_reach(records[:2], 1.0) is None
