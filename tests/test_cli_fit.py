@@ -140,7 +140,8 @@ def test_fit_end_to_end_writes_every_output(tmp_path):
     data = sv.synthetic.lattice_image(48, period=8.0, seed=1)
     tifffile.imwrite(image, data, imagej=True, resolution=(50.0, 50.0), metadata={"unit": "nm"})
     out = tmp_path / "run"
-    argv = ["fit", str(image), "--out", str(out), "--epochs", "2", "--window", "16", "-q"]
+    argv = ["fit", str(image), "--out", str(out), "--epochs", "2", "--window", "16"]
+    argv += ["--step", "8", "-q"]
     assert main(argv) == 0
     for name in ("results.h5", "model.pt", "report.html", "run.json"):
         assert (out / name).is_file(), name

@@ -191,3 +191,21 @@ def test_batches_validate_eagerly_and_grid_helper():
         iter_patch_batches(np.eye(20), 40)  # raised at the call, not at the first batch
     grid = patch_grid((100, 80), window=32)
     assert (grid.shape, grid.origin, grid.step, len(grid)) == ((5, 4), (2, 0), 16, 20)
+
+
+def test_default_step_is_half_the_window_unless_too_few_patches_fit():
+    from shiftvae.pipeline import auto_step
+
+    assert auto_step((4096, 4096), 64) == 32  # the paper's window / 2
+    small = auto_step((400, 380), 74)  # window / 2 would give 90 patches
+    assert small < 37 and ((400 - 74) // small + 1) * ((380 - 74) // small + 1) >= 1000
+    assert auto_step((96, 96), 16) == 2  # never below window / 8
+
+
+def test_default_step_avoids_whole_multiples_of_the_period():
+    from shiftvae.pipeline import MIN_BEAT, auto_step
+
+    for period in (9.9, 15.0, 19.9, 29.5):
+        step = auto_step((1024, 1024), 50, period=period)
+        beat = step / period
+        assert abs(beat - round(beat)) >= MIN_BEAT, (period, step)

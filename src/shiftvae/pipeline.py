@@ -26,7 +26,9 @@ from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 log = logging.getLogger(__name__)
 
-MAX_AUTO_WINDOW = 32  # px after binning: decoder cost grows with the pixels of a patch
+MAX_AUTO_WINDOW = 24  # px after binning: decoder cost grows with the pixels of a patch
+MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
+MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ class FitConfig:
     """Every option of an image fit (recorded in results.h5 and model.pt).
 
     ``window``/``step`` are in pixels of the original image (None: ~2.5 lattice periods
-    from the FFT, and window // 2).  ``binning`` averages bin x bin pixel blocks before cutting
-    patches ("auto": the smallest factor that brings the window to <= 32 px), which keeps
-    training fast without changing the patch grid.
+    from the FFT, and window // 2 or less, see :func:`auto_step`).  ``binning`` averages
+    bin x bin pixel blocks before cutting patches ("auto": the smallest factor that brings
+    the window to <= 24 px), which keeps training fast without changing the patch grid.
     """
 
     window: int | None = None
@@ -105,15 +107,58 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
-    step = config.step if config.step is not None else max(1, window // 2)
     if config.binning == "auto":
         binning = max(1, math.ceil(window / MAX_AUTO_WINDOW))
     else:
         binning = int(config.binning)
         if binning < 1:
             raise InputError(f"binning must be a positive integer, got {config.binning!r}")
-    binning = min(binning, max(1, window // 8), max(1, step))  # keep >= 8 px per patch side
+    binning = min(binning, max(1, window // 8))  # keep >= 8 px per patch side
+    if config.step is None:  # a multiple of the binning, so the grid is exact
+        if period is None:
+            period = _period_or_none(image)
+        step = auto_step(image.data.shape, window, period)
+        step = max(1, round(step / binning)) * binning
+    else:
+        step = int(config.step)
+        while step % binning:  # the given step must be a whole number of binned pixels
+            binning -= 1
     return {"window": int(window), "step": int(step), "binning": binning, "period_px": period}
+
+
+def _period_or_none(image: Image) -> float | None:
+    try:
+        return float(estimate_period(image))
+    except InputError:
+        return None
+
+
+def auto_step(image_shape: tuple[int, ...], window: int, period: float | None = None) -> int:
+    """Default grid step: window / 2 (the paper), smaller where that leaves too few patches.
+
+    A small image cut at half the window gives a few hundred patches at most, too few to
+    train on and too coarse a map to judge smoothness, so the step shrinks until about
+    ``MIN_AUTO_PATCHES`` patches fit (never below window / 8, which bounds the cost).  With a
+    known lattice ``period`` the step also keeps away from whole multiples of it: there the
+    beating between grid and lattice becomes slow and would look like an order parameter.
+
+    Examples
+    --------
+    >>> auto_step((4096, 4096), 64), auto_step((400, 380), 74)
+    (32, 6)
+    >>> auto_step((1024, 1024), 50, period=19.9)  # 19 px would be ~1 period
+    16
+    """
+    rows, cols = (max(1, s - window + 1) for s in image_shape[:2])
+    dense = int(math.sqrt(rows * cols / MIN_AUTO_PATCHES))
+    step = max(1, window // 8, min(window // 2, dense))  # >= window/8 bounds the cost
+    if period is None or period <= 0:
+        return step
+    for candidate in range(step, 0, -1):
+        beat = candidate / period  # cycles of the lattice per map pixel
+        if abs(beat - round(beat)) >= MIN_BEAT:
+            return candidate
+    return step
 
 
 def _to_original(patches: Patches, binning: int) -> Patches:

@@ -1,9 +1,10 @@
 """Train a shift-VAE on one image and write latent maps, phases and a report.
 
 The image is cut into patches on a square grid (window about 2.5 lattice periods unless
-given, step = window/2), a shift-VAE is trained on them, and the latent means are placed
-back on the grid.  Writes results.h5 (NeXus), model.pt, figures/*.png, report.html and
-run.json into --out; nothing is left behind if the run fails or is interrupted.
+given; step window/2, or less on small images so that about 2500 patches fit), a shift-VAE
+is trained on them, and the latent means are placed back on the grid.  Writes results.h5
+(NeXus), model.pt, figures/*.png, report.html and run.json into --out; nothing is left
+behind if the run fails or is interrupted.
 
 Examples:
   shiftvae fit scan.dm3 --out run1
@@ -66,7 +67,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="replace NaN/Inf pixels by the median instead of refusing the image",
     )
     p.add_argument("--window", type=positive_int, help="patch side in px (default ~2.5 periods)")
-    p.add_argument("--step", type=positive_int, help="grid step in px (default window/2)")
+    p.add_argument(
+        "--step",
+        type=positive_int,
+        help="grid step in px (default window/2, smaller on small images)",
+    )
     p.add_argument(
         "--normalize",
         choices=("image", "patch", "none"),
