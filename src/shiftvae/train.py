@@ -199,7 +199,11 @@ def train_module(
     good = _snapshot(module, optimizer, gen, first_epoch)
     module.train()
     try:
-        _run_epochs(module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every)
+        # one forward and one backward per step: the decoder may recycle its work buffers
+        with module.decoder.reuse_buffers():
+            _run_epochs(
+                module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
+            )
     except KeyboardInterrupt:
         module.load_state_dict(good["module"])
         if ckpt is not None:
