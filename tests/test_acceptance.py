@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shiftvae.data.synthetic import lattice_image
 from shiftvae.studies import lattice_study, sine_study
 
 pytestmark = pytest.mark.slow
@@ -56,3 +57,22 @@ def test_shift_vae_conventional_latents_collapse_on_the_lattice(lattice):
 def test_plain_vae_latents_do_not_collapse_on_the_lattice(lattice):
     spread = lattice.runs["vae"].metrics["collapse"]["std"]
     assert min(spread) > 0.3
+
+
+def test_moving_the_pattern_by_d_pixels_moves_the_encoded_shift_by_d(lattice):
+    """The encoded shift is a position: displacing a patch's content by d px adds ~d px."""
+    model = lattice.runs["shift_vae"].model
+    image = lattice_image(size=64, period=8.0, displacement=0.0, seed=0)
+    rng = np.random.default_rng(1)
+    corners = rng.integers(8, 40, size=(50, 2))
+    for axis, d in ((0, 1), (1, 1), (0, 2), (1, -2)):
+        moved = corners.copy()
+        moved[:, axis] -= d  # a window d px further up/left sees the lattice d px further on
+        s0 = model.encode(_cut(image, corners, 16)).shift_mean[:, axis]
+        s1 = model.encode(_cut(image, moved, 16)).shift_mean[:, axis]
+        step = (s1 - s0 + 4.0) % 8.0 - 4.0  # positions are defined modulo the period
+        assert abs(np.median(step) - d) < 0.35, (axis, d, np.median(step))
+
+
+def _cut(image: np.ndarray, corners: np.ndarray, window: int) -> np.ndarray:
+    return np.stack([image[r : r + window, c : c + window] for r, c in corners])
