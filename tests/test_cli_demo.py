@@ -53,3 +53,21 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "shiftvae", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and proc.stdout.startswith("shiftvae ")
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [("demo", "no results were written"), ("sweep", "finished runs were kept")],
+)
+def test_ctrl_c_exits_130_and_says_what_was_kept(monkeypatch, capsys, tmp_path, command, said):
+    import importlib
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    module = importlib.import_module(f"shiftvae.commands.{command}")
+    monkeypatch.setattr(module, "main", interrupted)
+    argv = [command, "--out", str(tmp_path / "out")] + (["img.npy"] if command == "sweep" else [])
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted" in err[0] and said in err[0]

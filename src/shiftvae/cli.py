@@ -70,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shiftvae {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"shiftvae {args.command}: interrupted; no results were written", file=sys.stderr)
+        kept = (
+            "finished runs were kept (see above)"
+            if args.command in ("sweep", "tune")
+            else "no results were written"
+        )
+        print(f"shiftvae {args.command}: interrupted; {kept}", file=sys.stderr)
         return 130
 
 
