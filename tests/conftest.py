@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
+import shiftvae.pipeline
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -35,3 +36,17 @@ def lattice():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def fit_calls(monkeypatch):
+    """(beta_start, beta_end) of every training (``fit_image`` call) run in this process."""
+    calls: list[tuple[float, float]] = []
+    real = shiftvae.pipeline.fit_image
+
+    def counting(image, config, progress=True):
+        calls.append((config.beta_start, config.beta_end))
+        return real(image, config, progress=progress)
+
+    monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
+    return calls

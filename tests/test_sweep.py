@@ -60,20 +60,6 @@ def threaded_cluster(monkeypatch):
     monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
 
 
-@pytest.fixture
-def count_fits(monkeypatch):
-    """Count the trainings (fit_image calls) of runs executed in this process."""
-    calls: list[tuple[float, float]] = []
-    real = shiftvae.pipeline.fit_image
-
-    def counting(image, config, progress=True):
-        calls.append((config.beta_start, config.beta_end))
-        return real(image, config, progress=progress)
-
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
-    return calls
-
-
 def cli(argv: list[str]) -> int:
     """Exit code of the ``shiftvae`` command (argparse errors exit through SystemExit)."""
     try:
@@ -294,24 +280,24 @@ def test_a_task_that_dies_on_its_worker_is_recorded(tmp_path, image, monkeypatch
     assert json.loads((tmp_path / "grid.json").read_text())["best"] == "bs0.5_be0.1"
 
 
-def test_sweep_on_a_threaded_local_cluster_returns_the_table(tmp_path, image, count_fits):
+def test_sweep_on_a_threaded_local_cluster_returns_the_table(tmp_path, image, fit_calls):
     records = sv.sweep(
         image.data, [0.1], [0.1, 1, 1.0], CONFIG, tmp_path, workers=2, processes=False
     )
-    assert sorted(count_fits) == [(0.1, 0.1), (0.1, 1.0)]  # the repeated 1.0 trains once
+    assert sorted(fit_calls) == [(0.1, 0.1), (0.1, 1.0)]  # the repeated 1.0 trains once
     assert [list(r)[:5] for r in records] == [COLUMNS[:5]] * 2
     assert all(r["status"] == "ok" for r in records)
     assert (tmp_path / "best" / "model.pt").is_file()
 
 
-def test_resume_with_other_settings_trains_again(tmp_path, image, count_fits):
+def test_resume_with_other_settings_trains_again(tmp_path, image, fit_calls):
     with ThreadPoolExecutor(max_workers=1) as pool:
         sv.sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
         sv.sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
-        assert len(count_fits) == 1
+        assert len(fit_calls) == 1
         other = FitConfig(window=16, step=8, epochs=3, phases=None)
         records = sv.sweep(image, [0.1], [1], other, tmp_path, executor=pool, report=False)
-    assert len(count_fits) == 2
+    assert len(fit_calls) == 2
     stored = json.loads((tmp_path / "runs" / "bs0.1_be1" / "metrics.json").read_text())
     assert stored["config"]["epochs"] == 3 and records[0]["status"] == "ok"
 
@@ -342,14 +328,14 @@ def test_api_unreachable_scheduler_is_an_input_error_within_10_s(tmp_path, image
         sv.sweep(image, [1], [1], CONFIG, tmp_path, scheduler="tcp://127.0.0.1")
 
 
-def test_api_rejects_settings_that_cannot_work_before_training(tmp_path, image, count_fits):
+def test_api_rejects_settings_that_cannot_work_before_training(tmp_path, image, fit_calls):
     with pytest.raises(sv.InputError, match="window"):
         sv.sweep(image, [1], [1], FitConfig(window=0), tmp_path)
     with pytest.raises(sv.InputError, match="workers"):
         sv.sweep(image, [1], [1], CONFIG, tmp_path, workers=0)
     with pytest.raises(sv.InputError, match="submit"):
         sv.sweep(image, [1], [1], CONFIG, tmp_path, executor=object())
-    assert count_fits == []
+    assert fit_calls == []
 
 
 @pytest.mark.slow
@@ -368,7 +354,7 @@ def test_runner_threads_do_not_oversubscribe_cores(monkeypatch):
     assert shiftvae.executors.threads_per_worker(32) == 1
 
 
-def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, count_fits):
+def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):
     from dask.distributed import LocalCluster
 
     with LocalCluster(
@@ -384,4 +370,4 @@ def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, count_fits):
             image, [0.1], [0.1, 1], CONFIG, tmp_path, scheduler=address, report=False
         )
     assert [r["status"] for r in records] == ["ok", "ok"]
-    assert sorted(count_fits) == [(0.1, 0.1), (0.1, 1.0)]
+    assert sorted(fit_calls) == [(0.1, 0.1), (0.1, 1.0)]

@@ -38,20 +38,6 @@ def image_file(tmp_path_factory, image) -> Path:
     return path
 
 
-@pytest.fixture
-def fits(monkeypatch):
-    """The (beta_start, beta_end) of every training run in this process."""
-    calls: list[tuple[float, float]] = []
-    real = shiftvae.pipeline.fit_image
-
-    def counting(image, config, progress=True):
-        calls.append((config.beta_start, config.beta_end))
-        return real(image, config, progress=progress)
-
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
-    return calls
-
-
 def cli(argv: list[str]) -> int:
     try:
         return shiftvae_main(argv)
@@ -69,36 +55,36 @@ def write_grid_csv(path: Path, best: float) -> Path:
     return path
 
 
-def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, image, fits):
+def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, image, fit_calls):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = sv.tune(image, 4, CONFIG, tmp_path / "a", storage=storage, executor=pool)
-    assert len(fits) == 4 and len(first) == 4
+    assert len(fit_calls) == 4 and len(first) == 4
     assert [r["trial"] for r in first] == [0, 1, 2, 3]
     for r in first:
         assert r["status"] == "ok" and 0 <= r["physicality"] <= 1
         assert 0.1 <= r["beta_start"] <= 10 and 0.1 <= r["beta_end"] <= 10
         assert r["final_reconstruction"] > 0 and r["final_kl"] >= 0
         assert r["physicality"] == pytest.approx(max(r["smoothness_z1"], r["smoothness_z2"]))
-    assert sorted(fits) == sorted((r["beta_start"], r["beta_end"]) for r in first)
+    assert sorted(fit_calls) == sorted((r["beta_start"], r["beta_end"]) for r in first)
 
     # Same storage, another output folder: the study goes on from its 4 trials.
-    fits.clear()
+    fit_calls.clear()
     with ThreadPoolExecutor(max_workers=2) as pool:
         second = sv.tune(image, 6, CONFIG, tmp_path / "b", storage=storage, executor=pool)
-    assert len(fits) == 2 and len(second) == 6
+    assert len(fit_calls) == 2 and len(second) == 6
     assert second[:4] == first[:4]
     new = {(r["beta_start"], r["beta_end"]) for r in second[4:]}
-    assert new == set(fits) and not new & {(r["beta_start"], r["beta_end"]) for r in first}
+    assert new == set(fit_calls) and not new & {(r["beta_start"], r["beta_end"]) for r in first}
     study = optuna.load_study(study_name=tune_module.STUDY_NAME, storage=storage)
     assert len(study.trials) == 6
     assert study.best_value == max(r["physicality"] for r in second)
 
     # Already complete: nothing is trained, the records are returned.
-    fits.clear()
+    fit_calls.clear()
     with ThreadPoolExecutor(max_workers=2) as pool:
         third = sv.tune(image, 5, CONFIG, tmp_path / "c", storage=storage, executor=pool)
-    assert fits == [] and third == second
+    assert fit_calls == [] and third == second
     # the best trial's outputs live in the first two folders, report says where it is
     assert json.loads((tmp_path / "c" / "tune.json").read_text())["best"]["trial"] in range(6)
 
@@ -175,13 +161,13 @@ def test_cli_tune_where_every_trial_fails_exits_2(tmp_path, image_file, monkeypa
     assert "every trial failed" in err[-1] and "disk full" in err[-1]
 
 
-def test_interrupted_trials_of_the_own_study_are_closed_on_resume(tmp_path, image, fits):
+def test_interrupted_trials_of_the_own_study_are_closed_on_resume(tmp_path, image, fit_calls):
     storage = tune_module.default_storage(tmp_path)
     study = tune_module.open_study(storage)
     study.ask()  # a trial left RUNNING by a driver that was killed
     with ThreadPoolExecutor(max_workers=1) as pool:
         records = sv.tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
-    assert len(fits) == 1 and [r["status"] for r in records] == ["ok"]
+    assert len(fit_calls) == 1 and [r["status"] for r in records] == ["ok"]
     states = [
         t.state for t in optuna.load_study(study_name="shiftvae-beta", storage=storage).trials
     ]
@@ -209,7 +195,7 @@ def test_storage_that_cannot_be_opened(tmp_path, image, image_file, capsys, stor
     assert not out.exists()
 
 
-def test_journal_file_storage(tmp_path, image, fits):
+def test_journal_file_storage(tmp_path, image, fit_calls):
     journal = tmp_path / "study.journal"
     with ThreadPoolExecutor(max_workers=1) as pool:
         records = sv.tune(image, 2, CONFIG, tmp_path / "out", storage=str(journal), executor=pool)
