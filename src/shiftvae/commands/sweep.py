@@ -32,6 +32,7 @@ from shiftvae.errors import InputError, OutputError
 from shiftvae.pipeline import resolve_geometry
 from shiftvae.report.outdir import partial_path
 from shiftvae.sweep import PAPER_BETAS
+from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
 
@@ -136,23 +137,34 @@ def work_dir(out: Path, resume: bool, overwrite: bool) -> Iterator[Path]:
     tmp.rename(out)
 
 
-def main(args: argparse.Namespace) -> int:
+@contextmanager
+def prepared_run(args: argparse.Namespace, config) -> Iterator[tuple[object, Image, Path]]:
+    """(executor or None, image, working folder) for sweep and tune, checked in that order.
+
+    An existing cluster is checked before the image is read or a folder touched; a local
+    one starts only later, when there is something to train.  Settings that cannot work on
+    the image fail before any folder exists.
+    """
     from shiftvae.executors import open_runner
+
+    with contextlib.ExitStack() as stack:
+        runner = (
+            stack.enter_context(open_runner(scheduler=args.scheduler)) if args.scheduler else None
+        )
+        image = load_input(args)
+        resolve_geometry(image, config)
+        tmp = stack.enter_context(work_dir(args.out, args.resume, args.overwrite))
+        yield runner, image, tmp
+
+
+def main(args: argparse.Namespace) -> int:
     from shiftvae.sweep import check_betas, failure_summary, sweep
 
     starts = check_betas(args.beta_start, "--beta-start")
     ends = check_betas(args.beta_end, "--beta-end")
     config = config_from_args(args)
     check_out(args.out, args.resume, args.overwrite)
-    with contextlib.ExitStack() as stack:
-        # An existing cluster is checked before reading the image or touching a folder; a
-        # local one starts only when there is something to train.
-        runner = (
-            stack.enter_context(open_runner(scheduler=args.scheduler)) if args.scheduler else None
-        )
-        image = load_input(args)
-        resolve_geometry(image, config)  # settings that cannot work: fail before any folder
-        tmp = stack.enter_context(work_dir(args.out, args.resume, args.overwrite))
+    with prepared_run(args, config) as (runner, image, tmp):
         records = sweep(
             image,
             starts,

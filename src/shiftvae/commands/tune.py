@@ -20,14 +20,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 from pathlib import Path
 
-from shiftvae.commands.fit import add_model_args, config_from_args, load_input, positive_int
-from shiftvae.commands.sweep import add_executor_args, check_out, work_dir
+from shiftvae.commands.fit import add_model_args, config_from_args, positive_int
+from shiftvae.commands.sweep import add_executor_args, check_out, prepared_run
 from shiftvae.errors import InputError
-from shiftvae.pipeline import resolve_geometry
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from shiftvae.executors import open_runner
     from shiftvae.tune import STUDY_NAME, grid_best, open_study, tune
 
     config = config_from_args(args)
@@ -62,15 +59,7 @@ def main(args: argparse.Namespace) -> int:
     study_name = args.study_name or STUDY_NAME
     if args.storage:  # fail on a storage that cannot be opened before any work
         open_study(args.storage, study_name=study_name)
-    with contextlib.ExitStack() as stack:
-        # An existing cluster is checked before reading the image or touching a folder; a
-        # local one starts only when there is something to train.
-        runner = (
-            stack.enter_context(open_runner(scheduler=args.scheduler)) if args.scheduler else None
-        )
-        image = load_input(args)
-        resolve_geometry(image, config)  # settings that cannot work: fail before any folder
-        tmp = stack.enter_context(work_dir(args.out, args.resume, args.overwrite))
+    with prepared_run(args, config) as (runner, image, tmp):
         records = tune(
             image,
             args.trials,
