@@ -50,3 +50,17 @@ def fit_calls(monkeypatch):
 
     monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
     return calls
+
+
+@pytest.fixture(scope="module")
+def image() -> sv.Image:
+    """A small generated lattice image (96 x 96, period 8 px) for sweeps and tuning."""
+    return sv.Image(sv.synthetic.lattice_image(96, period=8.0, seed=1), None, "px", "lattice")
+
+
+@pytest.fixture(scope="module")
+def image_file(tmp_path_factory, image) -> Path:
+    """``image`` saved as .npy, for the command line."""
+    path = tmp_path_factory.mktemp("data") / "lattice.npy"
+    np.save(path, image.data)
+    return path

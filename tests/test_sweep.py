@@ -42,18 +42,6 @@ COLUMNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def image() -> sv.Image:
-    return sv.Image(sv.synthetic.lattice_image(96, period=8.0, seed=1), None, "px", "lattice")
-
-
-@pytest.fixture(scope="module")
-def image_file(tmp_path_factory, image) -> Path:
-    path = tmp_path_factory.mktemp("data") / "lattice.npy"
-    np.save(path, image.data)
-    return path
-
-
 @pytest.fixture
 def threaded_cluster(monkeypatch):
     """Local Dask clusters run their workers as threads: the same code path, quick to start."""

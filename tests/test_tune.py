@@ -10,7 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
 
@@ -24,18 +23,6 @@ tune_module = importlib.import_module("shiftvae.tune")  # sv.tune is the functio
 
 CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
 FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none"]
-
-
-@pytest.fixture(scope="module")
-def image() -> sv.Image:
-    return sv.Image(sv.synthetic.lattice_image(96, period=8.0, seed=1), None, "px", "lattice")
-
-
-@pytest.fixture(scope="module")
-def image_file(tmp_path_factory, image) -> Path:
-    path = tmp_path_factory.mktemp("data") / "lattice.npy"
-    np.save(path, image.data)
-    return path
 
 
 def cli(argv: list[str]) -> int:
