@@ -44,9 +44,9 @@ def fit_calls(monkeypatch):
     calls: list[tuple[float, float]] = []
     real = shiftvae.pipeline.fit_image
 
-    def counting(image, config, progress=True):
+    def counting(image, config, progress=True, **checkpointing):
         calls.append((config.beta_start, config.beta_end))
-        return real(image, config, progress=progress)
+        return real(image, config, progress=progress, **checkpointing)
 
     monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
     return calls

@@ -64,7 +64,7 @@ def test_nan_pixels_are_refused_and_fill_nan_repairs_them(tmp_path, capsys, monk
 
     seen = {}
 
-    def stop(image, config, progress=True):  # stands in for training: look at what arrived
+    def stop(image, config, **kwargs):  # stands in for training: look at what arrived
         seen["data"] = image.data
         raise InputError("stopped after reading")
 

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shiftvae {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        kept = (
+        kept = getattr(args, "interrupt_note", None) or (  # fit: what to resume, and how
             "finished runs were kept (see above)"
             if args.command in ("sweep", "tune")
             else "no results were written"

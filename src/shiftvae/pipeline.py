@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -169,8 +170,21 @@ def _to_original(patches: Patches, binning: int) -> Patches:
     return patches
 
 
-def fit_image(image: Image, config: FitConfig | None = None, progress: bool = True) -> FitResult:
-    """Cut ``image`` into patches, train a (shift-)VAE, encode and map the latents back."""
+def fit_image(
+    image: Image,
+    config: FitConfig | None = None,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 0,
+) -> FitResult:
+    """Cut ``image`` into patches, train a (shift-)VAE, encode and map the latents back.
+
+    ``checkpoint``, ``resume`` and ``checkpoint_every`` are passed to :meth:`ShiftVAE.fit`:
+    with a checkpoint file, training state is saved every ``checkpoint_every`` epochs (0:
+    every 10% of training) and on Ctrl-C, and ``resume=True`` continues from it; the result
+    is the same as that of an uninterrupted run with the same seed (on the CPU).
+    """
     config = config or FitConfig()
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -217,6 +231,9 @@ def fit_image(image: Image, config: FitConfig | None = None, progress: bool = Tr
         lr=config.lr,
         device=config.device,
         progress=progress,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
     )
     timings["train"] = time.perf_counter() - tic
     tic = time.perf_counter()

@@ -192,6 +192,7 @@ def train_module(
             )
         module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
+        _set_learning_rate(optimizer, options.lr)  # a lower one may follow a divergence
         gen.set_state(state["rng"].to(gen.get_state().device))
         history.__init__(**History.from_dict(state["history"]).__dict__)
         first_epoch = int(state["epoch"])
@@ -210,16 +211,19 @@ def train_module(
             optimizer.load_state_dict(good["optimizer"])
             gen.set_state(good["rng"])
             save_checkpoint(Path(ckpt), module, optimizer, gen, good["epoch"], history, options)
-            log.warning(
-                "interrupted: checkpoint of epoch %d saved in %s; run again with "
-                "--resume to continue",
-                good["epoch"],
-                ckpt,
-            )
+            log.info("interrupted: checkpoint of epoch %d saved in %s", good["epoch"], ckpt)
         raise
     finally:
         module.eval()
     return history
+
+
+def _set_learning_rate(optimizer, lr: float) -> None:
+    """Use ``lr`` from here on (the saved optimiser state carries the old one)."""
+    for group in optimizer.param_groups:
+        if group["lr"] != lr:
+            log.warning("continuing with learning rate %g instead of %g", lr, group["lr"])
+            group["lr"] = lr
 
 
 def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
@@ -282,9 +286,9 @@ def _run_epochs(
         ):
             history[key].append(value)
         bar.set_postfix(loss=f"{loss:.2f}", beta=f"{beta:.3g}")
+        good.update(_snapshot(module, optimizer, gen, epoch + 1))  # before saving: Ctrl-C
         if ckpt is not None and ((epoch + 1) % every == 0 or epoch + 1 == options.epochs):
             save_checkpoint(Path(ckpt), module, optimizer, gen, epoch + 1, history, options)
-        good.update(_snapshot(module, optimizer, gen, epoch + 1))
         if options.on_epoch_end is not None:
             options.on_epoch_end(epoch, history)
     bar.close()

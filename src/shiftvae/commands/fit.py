@@ -4,25 +4,39 @@ The image is cut into patches on a square grid (window about 2.5 lattice periods
 given; step window/2, or less on small images so that about 2500 patches fit), a shift-VAE
 is trained on them, and the latent means are placed back on the grid.  Writes results.h5
 (NeXus), model.pt, figures/*.png, report.html and run.json into --out; nothing is left
-behind if the run fails or is interrupted.
+behind if the run fails.  Training state is saved every 10% of the epochs
+(--checkpoint-every N) in the hidden folder .OUT.partial beside --out: after Ctrl-C, a
+crash, or a diverged loss, it is kept there and --resume continues the run (the result is
+the same as that of an uninterrupted run with the same seed, on the CPU).
 
 Examples:
   shiftvae fit scan.dm3 --out run1
   shiftvae fit scan.tif --out run2 --window 64 --step 16 --beta 0.1:1 --epochs 100
   shiftvae fit stack.h5 --index 2 --out run3 --no-shift     # plain VAE baseline
+  shiftvae fit scan.dm3 --out run1 --resume                 # after Ctrl-C: continue
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
+import shlex
 import time
 from pathlib import Path
 
-from shiftvae.errors import InputError, OutputError
+from shiftvae.errors import InputError, OutputError, TrainingDivergedError
 from shiftvae.pipeline import FitConfig, fit_image
 from shiftvae.report.fit_outputs import write_outputs
-from shiftvae.report.outdir import atomic_output_dir, check_output_dir
+from shiftvae.report.outdir import (
+    CHECKPOINT_INFO,
+    CHECKPOINT_NAME,
+    atomic_output_dir,
+    check_output_dir,
+    kept_checkpoint,
+)
+from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +117,17 @@ def add_args(p: argparse.ArgumentParser) -> None:
         help="KL weight ramped linearly from START to END (default 0.1:1)",
     )
     p.add_argument("--phases", default="auto", help="number of phases, 'auto' (BIC) or 'none'")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run kept beside --out (same image and options)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        metavar="N",
+        help="save the training state every N epochs (default: every 10%% of them)",
+    )
 
 
 def load_input(args: argparse.Namespace):
@@ -159,12 +184,34 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
 
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    check_output_dir(args.out, args.overwrite)  # fail before any work
+    resume = getattr(args, "resume", False)
+    check_output_dir(args.out, args.overwrite, resume)  # fail before any work
     config = config_from_args(args)
     image = load_input(args)
-    result = fit_image(image, config, progress=True)
-    with atomic_output_dir(args.out, overwrite=args.overwrite) as tmp:
-        write_outputs(tmp, result, started)
+    # a kept run is never deleted by a failed --resume (wrong options, full disk...)
+    resuming = resume and kept_checkpoint(args.out) is not None
+    keep = (lambda folder, exc: True) if resuming else _worth_keeping
+    with atomic_output_dir(args.out, args.overwrite, resume, keep_if=keep) as tmp:
+        ckpt = tmp / CHECKPOINT_NAME
+        _record_run(tmp, image, config, resume)
+        try:
+            result = fit_image(
+                image,
+                config,
+                progress=True,
+                checkpoint=ckpt,
+                resume=resume,
+                checkpoint_every=getattr(args, "checkpoint_every", None) or 0,
+            )
+            write_outputs(tmp, result, started)
+        except TrainingDivergedError as exc:
+            lower = f"{config.lr / 3:.2g}"
+            raise TrainingDivergedError(f"{exc}; {_kept(args, ckpt, lr=lower)}") from exc
+        except KeyboardInterrupt:
+            args.interrupt_note = _kept(args, ckpt)  # printed by the command line
+            raise
+        for name in (CHECKPOINT_NAME, CHECKPOINT_INFO):
+            (tmp / name).unlink(missing_ok=True)
     m = result.metrics
     log.info(
         "physicality %.4f; wrote %s/report.html in %.0f s",
@@ -175,4 +222,96 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["OutputError", "add_args", "main"]
+def _worth_keeping(folder: Path, exc: BaseException) -> bool:
+    """Keep the temporary folder of an interrupted or diverged run that has a checkpoint."""
+    return isinstance(exc, KeyboardInterrupt | TrainingDivergedError) and (
+        (folder / CHECKPOINT_NAME).is_file()
+    )
+
+
+def _kept(args: argparse.Namespace, ckpt: Path, **changes: str) -> str:
+    """What was kept after an interruption, and the command that continues from it."""
+    from shiftvae.train import load_checkpoint
+
+    if not ckpt.is_file():
+        return "no checkpoint had been written yet, so nothing was kept"
+    try:
+        state = load_checkpoint(ckpt)
+    except InputError:
+        return f"the checkpoint in {ckpt.parent} could not be read back; start over"
+    return (
+        f"the checkpoint of epoch {state['epoch']} of {state['epochs']} is kept in "
+        f"{ckpt.parent}; continue from it with: {resume_command(args, **changes)}"
+    )
+
+
+def resume_command(args: argparse.Namespace, **changes: str) -> str:
+    """The ``shiftvae fit`` command line that continues the run of ``args``.
+
+    Every option whose value differs from its default is written out (whatever
+    abbreviation was typed), ``changes`` replace values (``lr="3e-4"``), and ``--resume``
+    is added.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    add_args(parser)
+    words = ["shiftvae", "fit"]
+    for action in parser._actions:
+        dest = action.dest
+        value = getattr(args, dest, action.default)
+        if dest in changes:
+            words += [action.option_strings[0], changes[dest]]
+        elif not action.option_strings:
+            words.append(str(value))
+        elif dest == "resume" or value == action.default:
+            continue
+        elif isinstance(action, argparse._StoreTrueAction):
+            words.append(action.option_strings[0])
+        elif dest == "beta":
+            words += [action.option_strings[0], f"{value[0]!r}:{value[1]!r}"]
+        else:
+            words += [action.option_strings[0], str(value)]
+    return shlex.join([*words, "--resume"])
+
+
+def _record_run(folder: Path, image: Image, config: FitConfig, resume: bool) -> None:
+    """Write what this run trains on; on --resume, refuse a different image or options.
+
+    Only the learning rate may change on resume (to continue a diverged run more gently).
+    """
+    info = {
+        "image": image.source,
+        "image_sha256": hashlib.sha256(image.data.tobytes()).hexdigest(),
+        "image_shape": list(image.data.shape),
+        "config": json.loads(json.dumps(config.as_dict())),
+    }
+    path = folder / CHECKPOINT_INFO
+    if resume and (folder / CHECKPOINT_NAME).is_file():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise OutputError(
+                f"{folder} has a checkpoint but no readable {CHECKPOINT_INFO}: it cannot be "
+                "resumed safely; start over with --overwrite"
+            ) from None
+        changed = _differences(before, info)
+        if changed:
+            raise InputError(
+                f"the interrupted run in {folder} was started with {', '.join(changed)}: "
+                "resume with the same image and options, or start over with --overwrite"
+            )
+    path.write_text(json.dumps(info, indent=2))
+
+
+def _differences(before: dict, now: dict) -> list[str]:
+    """'epochs 30 (now 40)' for every setting that differs, the learning rate excepted."""
+    out = []
+    if before.get("image_sha256") != now["image_sha256"]:
+        out.append(f"another image ({before.get('image')})")
+    old, new = before.get("config", {}), now["config"]
+    for key in sorted(set(old) | set(new)):
+        if key != "lr" and old.get(key) != new.get(key):
+            out.append(f"{key} {old.get(key)} (now {new.get(key)})")
+    return out
+
+
+__all__ = ["OutputError", "add_args", "main", "resume_command"]

@@ -2,7 +2,9 @@
 
 Results are written into a temporary sibling folder (``.NAME.partial``) and moved into place
 only when everything has been written, so an interrupted or failed run never leaves a
-half-written ``NAME``.
+half-written ``NAME``.  The one exception is deliberate: ``shiftvae fit`` keeps
+``.NAME.partial`` when training was interrupted (Ctrl-C) or diverged after a checkpoint
+(``checkpoint.pt``) was written, so that ``--resume`` can continue from it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import errno
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from shiftvae.errors import OutputError
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"  # training state of an unfinished run, in .NAME.partial
+CHECKPOINT_INFO = "checkpoint.json"  # the image and options that run was started with
 
 
 def partial_path(path: str | Path) -> Path:
@@ -26,17 +31,40 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
-def check_output_dir(path: str | Path, overwrite: bool = False) -> Path:
-    """Refuse an existing folder (unless ``overwrite``) or an unwritable parent, up front."""
+def kept_checkpoint(path: str | Path) -> Path | None:
+    """The checkpoint an interrupted run of ``path`` left for ``--resume``, if any."""
+    ckpt = partial_path(path) / CHECKPOINT_NAME
+    return ckpt if ckpt.is_file() else None
+
+
+def check_output_dir(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Refuse what cannot become the output folder ``path``, before any work is done.
+
+    An existing folder is refused unless ``overwrite``; with ``resume`` it must not be
+    finished already (unless ``overwrite``).  A kept interrupted run is refused unless it is
+    resumed or overwritten.  The nearest existing parent must be a writable folder.
+    """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"output folder {path} already exists; use --overwrite to replace it")
     if path.exists() and not path.is_dir():
         raise OutputError(f"output path {path} exists and is not a folder")
-    parent = path.resolve().parent
-    probe = parent
+    if path.exists() and resume and not overwrite:
+        raise OutputError(
+            f"output folder {path} is already complete: there is nothing to resume; use "
+            "--overwrite to train it again"
+        )
+    if path.exists() and not overwrite:
+        raise OutputError(f"output folder {path} already exists; use --overwrite to replace it")
+    ckpt = kept_checkpoint(path)
+    if ckpt is not None and not (resume or overwrite):
+        raise OutputError(
+            f"an interrupted run of {path} is kept in {ckpt.parent}: continue it with "
+            "--resume, or start over with --overwrite"
+        )
+    probe = path.resolve().parent
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write the output folder {path}: {probe} is not a folder")
     if not os.access(probe, os.W_OK):
         raise OutputError(f"cannot write the output folder {path}: {probe} is not writable")
     return path
@@ -44,27 +72,44 @@ def check_output_dir(path: str | Path, overwrite: bool = False) -> Path:
 
 @contextmanager
 def atomic_output_dir(
-    path: str | Path, overwrite: bool = False, keep_partial: bool = False
+    path: str | Path,
+    overwrite: bool = False,
+    resume: bool = False,
+    keep_if: Callable[[Path, BaseException], bool] | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``path`` when the block succeeds.
 
-    On any error (Ctrl-C included) the temporary folder is removed, unless ``keep_partial``
-    is true (used to keep checkpoints for ``--resume``), and ``path`` is left untouched.
+    Parameters
+    ----------
+    path : path
+        The output folder.
+    overwrite : bool
+        Replace an existing ``path`` (at the end, when everything is written).
+    resume : bool
+        Reuse the temporary folder of an interrupted run with a kept checkpoint (its other
+        contents are removed) instead of starting from an empty one.
+    keep_if : callable (folder, exception) -> bool, optional
+        Called when the block fails; the temporary folder is kept when it returns True (fit:
+        interrupted or diverged with a checkpoint inside).  Otherwise it is removed and
+        ``path`` is left untouched.
     """
-    path = check_output_dir(path, overwrite)
+    path = check_output_dir(path, overwrite, resume)
     tmp = partial_path(path)
     try:
         path.resolve().parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir(exist_ok=keep_partial)
-    except FileExistsError:
-        shutil.rmtree(tmp)
-        tmp.mkdir()
+        if resume and kept_checkpoint(path) is not None:
+            log.info("resuming the interrupted run kept in %s", tmp)
+            _clear(tmp, keep=(CHECKPOINT_NAME, CHECKPOINT_INFO))
+        else:
+            if tmp.exists():  # left by a run killed before its first checkpoint
+                shutil.rmtree(tmp)
+            tmp.mkdir()
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {path}: {exc.strerror}") from exc
     try:
         yield tmp
-    except BaseException:
-        if not keep_partial:
+    except BaseException as exc:
+        if keep_if is None or not keep_if(tmp, exc):
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
@@ -74,6 +119,17 @@ def atomic_output_dir(
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise OutputError(f"cannot move the results into {path}: {exc.strerror}") from exc
+
+
+def _clear(folder: Path, keep: tuple[str, ...]) -> None:
+    """Remove everything in ``folder`` but the entries named in ``keep``."""
+    for entry in folder.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def describe_os_error(exc: OSError, path: Path) -> OutputError:
