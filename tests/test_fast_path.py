@@ -9,6 +9,7 @@ layers, with autograd doing the backward pass.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,9 +19,11 @@ from shiftvae.model.decoder import CoordinateDecoder, pixel_grid
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 
 CASES = {
-    "1d": ((40,), (128, 128)),
-    "2d": ((12, 12), (128, 128)),
-    "2d-deep": ((9, 7), (32, 24, 16)),
+    "1d": ((40,), (128, 128), None),
+    "2d": ((12, 12), (128, 128), None),
+    "2d-deep": ((9, 7), (32, 24, 16), None),
+    "2d-sine": ((12, 12), (128, 128), 5.0),
+    "2d-sine-one-layer": ((7, 6), (16,), 3.0),
 }
 
 
@@ -29,13 +32,16 @@ def reference_decoder(dec: CoordinateDecoder, z: torch.Tensor, shift: torch.Tens
 
     Input of the first layer: ``[r + k * dr, z]`` for every pixel r of every sample, i.e.
     the materialised shifted grid (B, P, d) concatenated with z broadcast to (B, P, l).
+    A sine first layer (SIREN) multiplies the coordinates by omega and takes the sine.
     """
     n_b = z.shape[0]
     grid = pixel_grid(dec.data_shape)  # (P, d)
     shifted = grid.unsqueeze(0) + dec.shift_scale * shift.unsqueeze(1)  # (B, P, d)
-    inputs = torch.cat([shifted, z.unsqueeze(1).expand(-1, grid.shape[0], -1)], dim=-1)
+    omega = dec.omega if dec.sine else 1.0
+    inputs = torch.cat([omega * shifted, z.unsqueeze(1).expand(-1, grid.shape[0], -1)], dim=-1)
     weight = torch.cat([dec.coord.weight, dec.latent.weight], dim=1)  # (H, d + l)
-    h = torch.tanh(inputs @ weight.T + dec.coord.bias)
+    a0 = inputs @ weight.T + dec.coord.bias
+    h = torch.sin(a0) if dec.sine else torch.tanh(a0)
     for layer in dec.body:
         if isinstance(layer, torch.nn.Linear):
             h = torch.tanh(h @ layer.weight.T + layer.bias)
@@ -68,16 +74,18 @@ def batch(shape: tuple[int, ...], n: int = 16) -> torch.Tensor:
     return torch.as_tensor(X).contiguous()
 
 
-def module_for(shape, hidden, seed=0) -> ShiftVAEModule:
+def module_for(shape, hidden, seed=0, coord_frequency=None) -> ShiftVAEModule:
     torch.manual_seed(seed)
-    return ShiftVAEModule(ModelConfig(shape, hidden=hidden, shift_scale=0.7))
+    return ShiftVAEModule(
+        ModelConfig(shape, hidden=hidden, shift_scale=0.7, coord_frequency=coord_frequency)
+    )
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_decoder_output_matches_materialised_grid(case):
-    shape, hidden = CASES[case]
+    shape, hidden, freq = CASES[case]
     torch.manual_seed(1)
-    dec = CoordinateDecoder(shape, latent_dim=2, hidden=hidden, shift_scale=0.7)
+    dec = CoordinateDecoder(shape, 2, hidden, shift_scale=0.7, coord_frequency=freq)
     z, shift = torch.randn(16, 2), torch.randn(16, len(shape))
     expected = reference_decoder(dec, z, shift)
     with torch.no_grad():
@@ -90,8 +98,8 @@ def test_decoder_output_matches_materialised_grid(case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_loss_and_gradients_match_reference(case):
-    shape, hidden = CASES[case]
-    module = module_for(shape, hidden)
+    shape, hidden, freq = CASES[case]
+    module = module_for(shape, hidden, coord_frequency=freq)
     x = batch(shape)
     noise = torch.randn(x.shape[0], len(shape) + 2, generator=torch.Generator().manual_seed(3))
     params = [p for _, p in module.named_parameters()]
@@ -110,12 +118,14 @@ def test_loss_and_gradients_match_reference(case):
                 )
 
 
-def test_hand_written_backward_passes_gradcheck():
+@pytest.mark.parametrize("freq", [None, 2.5])
+def test_hand_written_backward_passes_gradcheck(freq):
     """Finite differences in float64 agree with the custom backward (no buffer pool)."""
     from torch.func import functional_call
 
     torch.manual_seed(2)
-    dec = CoordinateDecoder((5, 4), latent_dim=2, hidden=(6, 5, 4), shift_scale=0.4).double()
+    dec = CoordinateDecoder((5, 4), 2, (6, 5, 4), shift_scale=0.4, coord_frequency=freq)
+    dec = dec.double()
     names = [n for n, _ in dec.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for p in dec.parameters())
     z = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
@@ -164,6 +174,31 @@ def test_training_matches_reference_training():
             opt.step()
     for name, p in model.module_.state_dict().items():
         torch.testing.assert_close(p, ref.state_dict()[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_sine_layer_starts_with_plane_waves_up_to_the_given_frequency():
+    """Each first-layer unit of a sine decoder is a plane wave of <= f cycles per side."""
+    dec = CoordinateDecoder((16, 16), 2, (64, 64), shift_scale=0.5, coord_frequency=6.0)
+    cycles_per_side = dec.omega * dec.coord.weight.detach().abs() * 2 / (2 * torch.pi)
+    assert cycles_per_side.max() <= 6.0
+    assert cycles_per_side.max() > 5.0  # the range is used, not just its low end
+    tanh_dec = CoordinateDecoder((16, 16), 2, (64, 64), shift_scale=0.5)
+    assert not tanh_dec.sine and tanh_dec.omega == 1.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "5"])
+def test_coord_frequency_must_be_positive(bad):
+    with pytest.raises(sv.InputError, match="coord_frequency"):
+        sv.ShiftVAE((8, 8), coord_frequency=bad)
+
+
+def test_sine_decoder_round_trips_through_save_and_load(tmp_path):
+    X, _ = sv.synthetic.lattice_patches(n=40, window=10, period=4.0, seed=1)
+    model = sv.ShiftVAE(X.shape[1:], hidden=(16, 16), coord_frequency=5.0, seed=3)
+    model.fit(X, epochs=1, batch_size=20, progress=False, device="cpu")
+    loaded = sv.load_model(model.save(tmp_path / "m.pt"))
+    assert loaded.config.coord_frequency == 5.0
+    np.testing.assert_array_equal(loaded.reconstruct(X[:5]), model.reconstruct(X[:5]))
 
 
 def test_model_pickles_without_work_buffers():

@@ -11,6 +11,19 @@ Because ``W_r (r + k dr) = W_r r + k W_r dr``, the shift enters the first layer 
 per-sample bias: the projection ``W_r r`` of the fixed grid is computed once per forward
 pass, never a per-sample shifted grid.
 
+A tanh layer on coordinates in [-1, 1] starts with slopes of order one: it represents a
+patch that holds two or three unit cells (several sharp atoms per side) only after the
+first-layer weights have grown tenfold, and on real images training often settles first
+in a blurred mean patch that needs no shift at all.  With ``coord_frequency`` set, the first
+layer is a sine layer instead (as in SIREN, Sitzmann et al. 2020)::
+
+    h_1(r) = sin(omega W_r (r + k dr) + W_z z + b),  omega = pi * coord_frequency
+
+with W_r ~ U(-1, 1) and b ~ U(-pi, pi): each unit starts as a plane wave of up to
+``coord_frequency`` cycles per patch side in each direction, so the lattice and its first
+harmonics are there from the first step.  The shift is still a per-sample bias, now a
+phase: ``omega W_r (r + k dr) = omega W_r r + omega k W_r dr``.
+
 Everything after that first projection runs per pixel, as one autograd function
 (:class:`_PixelMLP`) with a hand-written backward pass.  Nearly all the training time is
 spent on its (B * P, H) tensors, and on the CPU three things decide their cost:
@@ -29,6 +42,7 @@ spent on its (B * P, H) tensors, and on the CPU three things decide their cost:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -90,44 +104,58 @@ def _pixel_mlp_forward(
     w_out: torch.Tensor,
     b_out: torch.Tensor,
     buffers: _Buffers,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Logits (B, P) of the pixel MLP and its activations ``[h_0, ..., h_n]`` (B * P, H_i).
+    sine: bool = False,
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    """Logits (B, P) of the pixel MLP, its activations ``[h_0, ..., h_n]`` (B * P, H_i), and
+    for a sine first layer the derivative ``cos(a_0)`` of h_0 (else None).
 
-    h_0 = tanh(grid_proj + bias), with grid_proj (P, H_0) broadcast over the samples and
-    bias (B, H_0) over the pixels; h_i = tanh(h_{i-1} W_i^T + b_i); logits = h_n w_out^T + b_out.
-    Must run without autograd (it writes into its buffers).
+    h_0 = tanh(a_0) (or sin(a_0)), a_0 = grid_proj + bias, with grid_proj (P, H_0) broadcast
+    over the samples and bias (B, H_0) over the pixels; h_i = tanh(h_{i-1} W_i^T + b_i);
+    logits = h_n w_out^T + b_out.  Must run without autograd (it writes into its buffers).
     """
     n_b, n_p = bias.shape[0], grid_proj.shape[0]
     h = buffers.take((n_b * n_p, grid_proj.shape[1]), grid_proj)
-    torch.add((2.0 * grid_proj).unsqueeze(0), (2.0 * bias).unsqueeze(1), out=h.view(n_b, n_p, -1))
-    acts = [_tanh_(h)]
+    cos_a0 = None
+    if sine:
+        torch.add(grid_proj.unsqueeze(0), bias.unsqueeze(1), out=h.view(n_b, n_p, -1))
+        cos_a0 = torch.cos(h, out=buffers.take(tuple(h.shape), h))
+        acts = [torch.sin(h, out=h)]
+    else:
+        torch.add(
+            (2.0 * grid_proj).unsqueeze(0), (2.0 * bias).unsqueeze(1), out=h.view(n_b, n_p, -1)
+        )
+        acts = [_tanh_(h)]
     for w, b in zip(weights, biases):
         h = buffers.take((n_b * n_p, w.shape[0]), w)
         torch.addmm(2.0 * b, acts[-1], (2.0 * w).T, out=h)  # 2 (h W^T + b), exactly
         acts.append(_tanh_(h))
     logits = torch.addmm(b_out, acts[-1], w_out.T)  # (B * P, 1)
-    return logits.view(n_b, n_p), acts
+    return logits.view(n_b, n_p), acts, cos_a0
 
 
 class _PixelMLP(torch.autograd.Function):
     """The per-pixel MLP of :class:`CoordinateDecoder` with a hand-written backward pass.
 
-    ``apply(grid_proj, bias, buffers, n_layers, W_1..W_n, b_1..b_n, w_out, b_out)``: grid
-    projection (P, H_0), per-sample bias (B, H_0), a :class:`_Buffers` pool or None, then the
-    parameters of the hidden layers after the first and of the output layer.  Returns the
+    ``apply(grid_proj, bias, buffers, sine, n_layers, W_1..W_n, b_1..b_n, w_out, b_out)``: grid
+    projection (P, H_0), per-sample bias (B, H_0), a :class:`_Buffers` pool or None, whether
+    the first layer is a sine layer, then the parameters of the hidden layers after the first
+    and of the output layer.  Returns the
     logits (B, P).  With a pool (the training loop), the activations go back to the pool at
     the end of the backward pass, which may then run only once per graph; without one, the
     function behaves like any autograd function (``retain_graph``, ``gradcheck``).
     """
 
     @staticmethod
-    def forward(ctx, grid_proj, bias, buffers, n_layers, *params):
+    def forward(ctx, grid_proj, bias, buffers, sine, n_layers, *params):
         weights, biases = list(params[:n_layers]), list(params[n_layers : 2 * n_layers])
         w_out, b_out = params[2 * n_layers :]
         pool = buffers if buffers is not None else _Buffers()
-        logits, acts = _pixel_mlp_forward(grid_proj, bias, weights, biases, w_out, b_out, pool)
+        logits, acts, cos_a0 = _pixel_mlp_forward(
+            grid_proj, bias, weights, biases, w_out, b_out, pool, sine
+        )
         ctx.save_for_backward(*weights, w_out)
         ctx.acts = acts  # work buffers, neither inputs nor outputs: kept on ctx
+        ctx.cos_a0 = cos_a0
         ctx.pool = buffers
         ctx.shape = (bias.shape[0], grid_proj.shape[0])
         return logits
@@ -144,13 +172,22 @@ class _PixelMLP(torch.autograd.Function):
             )
         pool = ctx.pool if ctx.pool is not None else _Buffers()
         *weights, w_out = ctx.saved_tensors
+        cos_a0 = ctx.cos_a0
+
+        def to_preactivation(grad: torch.Tensor, i: int) -> None:
+            """Gradient w.r.t. h_i -> w.r.t. its pre-activation, in place."""
+            if i == 0 and cos_a0 is not None:
+                grad.mul_(cos_a0)  # sine layer
+            else:
+                _tanh_backward(grad, acts[i], grad_input=grad)  # grad * (1 - h_i^2)
+
         g = grad_logits.reshape(-1, 1)  # (B * P, 1)
         h = acts[-1]
         grad_w_out = g.T @ h  # (1, H_n)
         grad_b_out = g.sum(0)
         delta = pool.take(tuple(h.shape), h)
         torch.mul(g, w_out, out=delta)  # gradient w.r.t. h_n ...
-        _tanh_backward(delta, h, grad_input=delta)  # ... and w.r.t. its pre-activation
+        to_preactivation(delta, len(acts) - 1)  # ... and w.r.t. its pre-activation
         grad_w: list[torch.Tensor] = []
         grad_b: list[torch.Tensor] = []
         for i in range(len(weights) - 1, -1, -1):
@@ -160,7 +197,7 @@ class _PixelMLP(torch.autograd.Function):
             nxt = pool.take((delta.shape[0], weights[i].shape[1]), delta)
             torch.mm(delta, weights[i], out=nxt)  # gradient w.r.t. h_prev ...
             pool.give(delta)
-            _tanh_backward(nxt, h_prev, grad_input=nxt)  # ... and its pre-activation
+            to_preactivation(nxt, i)  # ... and its pre-activation
             delta = nxt
         n_b, n_p = ctx.shape
         delta3 = delta.view(n_b, n_p, -1)
@@ -171,9 +208,13 @@ class _PixelMLP(torch.autograd.Function):
             ctx.acts = None
             for a in acts:
                 pool.give(a)
+            if cos_a0 is not None:
+                pool.give(cos_a0)
+            ctx.cos_a0 = None
         return (
             grad_grid_proj,
             grad_bias,
+            None,
             None,
             None,
             *reversed(grad_w),
@@ -196,6 +237,9 @@ class CoordinateDecoder(nn.Module):
         Widths of the hidden layers (the first is the coordinate/latent projection).
     shift_scale : float
         ``k`` in ``r + k dr``; the shift latents are in units of the prior (N(0, 1)).
+    coord_frequency : float, optional
+        None: the paper's tanh first layer.  A number: a sine first layer whose units start
+        as plane waves of up to this many cycles per patch side (see the module notes).
     """
 
     def __init__(
@@ -204,12 +248,19 @@ class CoordinateDecoder(nn.Module):
         latent_dim: int,
         hidden: tuple[int, ...],
         shift_scale: float,
+        coord_frequency: float | None = None,
     ):
         super().__init__()
         self.data_shape = tuple(data_shape)
         self.shift_scale = float(shift_scale)
+        self.sine = coord_frequency is not None
+        # omega: coordinates in [-1, 1] span 2 units, so pi * f gives f cycles per side
+        self.omega = math.pi * float(coord_frequency) if self.sine else 1.0
         width = hidden[0]
         self.coord = nn.Linear(len(data_shape), width)  # W_r, b
+        if self.sine:
+            nn.init.uniform_(self.coord.weight, -1.0, 1.0)
+            nn.init.uniform_(self.coord.bias, -math.pi, math.pi)
         self.latent = nn.Linear(latent_dim, width, bias=False)  # W_z
         layers: list[nn.Module] = []
         for h in hidden[1:]:
@@ -243,13 +294,15 @@ class CoordinateDecoder(nn.Module):
 
         Returns a tensor of shape (B, *data_shape).
         """
-        grid_proj = self.coord(self.grid)  # (P, H): W_r r + b, once per forward pass
+        # (P, H): omega W_r r + b, once per forward pass
+        grid_proj = self.coord(self.grid * self.omega if self.sine else self.grid)
         bias = self.latent(z)  # (B, H): W_z z
-        if shift is not None:
-            bias = bias + self.shift_scale * (shift @ self.coord.weight.T)  # (B, H): k W_r dr
+        if shift is not None:  # (B, H): omega k W_r dr
+            bias = bias + (self.omega * self.shift_scale) * (shift @ self.coord.weight.T)
         if torch.is_autocast_enabled(grid_proj.device.type):
             # mixed precision: plain modules, so that autocast chooses each op's dtype
-            h = torch.tanh(grid_proj.unsqueeze(0) + bias.unsqueeze(1))  # (B, P, H)
+            a0 = grid_proj.unsqueeze(0) + bias.unsqueeze(1)  # (B, P, H)
+            h = torch.sin(a0) if self.sine else torch.tanh(a0)
             out = self.out(self.body(h)).squeeze(-1)  # (B, P)
             return out.reshape(z.shape[0], *self.data_shape)
         linears = [m for m in self.body if isinstance(m, nn.Linear)]
@@ -259,10 +312,12 @@ class CoordinateDecoder(nn.Module):
         if torch.is_grad_enabled() and (
             grid_proj.requires_grad or bias.requires_grad or any(p.requires_grad for p in params)
         ):
-            out = _PixelMLP.apply(grid_proj, bias, self._buffers_pool, len(linears), *params)
+            out = _PixelMLP.apply(
+                grid_proj, bias, self._buffers_pool, self.sine, len(linears), *params
+            )
         else:
             with torch.no_grad():
-                out, _ = _pixel_mlp_forward(
-                    grid_proj, bias, weights, biases, *params[-2:], _Buffers()
+                out, _, _ = _pixel_mlp_forward(
+                    grid_proj, bias, weights, biases, *params[-2:], _Buffers(), self.sine
                 )
         return out.reshape(z.shape[0], *self.data_shape)

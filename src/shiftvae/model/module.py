@@ -30,6 +30,7 @@ class ModelConfig:
     gaussian_std: float = 0.1  # observation noise of the Gaussian likelihood
     hidden: tuple[int, ...] = (128, 128)  # encoder and decoder widths
     encoder: str = "mlp"  # "mlp" or "conv"
+    coord_frequency: float | None = None  # None: tanh first decoder layer; else sine layer
     seed: int = 0
 
     @property
@@ -57,7 +58,11 @@ class ShiftVAEModule(nn.Module):
         encoder_cls = ConvEncoder if config.encoder == "conv" else MLPEncoder
         self.encoder = encoder_cls(config.data_shape, n_latent, config.hidden)
         self.decoder = CoordinateDecoder(
-            config.data_shape, config.latent_dim, config.hidden, config.shift_scale
+            config.data_shape,
+            config.latent_dim,
+            config.hidden,
+            config.shift_scale,
+            config.coord_frequency,
         )
 
     def inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

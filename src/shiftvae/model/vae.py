@@ -48,6 +48,12 @@ class ShiftVAE:
     encoder : {"mlp", "conv"}
     gaussian_std : float
         Observation noise of the Gaussian likelihood.
+    coord_frequency : float, optional
+        None (default): the paper's decoder, a tanh layer on the pixel coordinates.  A
+        number f: the decoder's first layer is a sine layer whose units start as plane waves
+        of up to f cycles per patch side, which lets it draw sharp lattices from the first
+        step (about twice the lattice periods per patch works well; ``sv.fit_image`` sets it
+        from the estimated lattice period).
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -71,6 +77,7 @@ class ShiftVAE:
         hidden: Sequence[int] = (128, 128),
         encoder: Literal["mlp", "conv"] = "mlp",
         gaussian_std: float = 0.1,
+        coord_frequency: float | None = None,
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -82,6 +89,7 @@ class ShiftVAE:
             hidden,
             encoder,
             gaussian_std,
+            coord_frequency,
             seed,
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
@@ -316,7 +324,16 @@ def _check_positive_int(value: Any, name: str) -> None:
 
 
 def _make_config(
-    data_shape, latent_dim, shift, shift_scale, likelihood, hidden, encoder, gaussian_std, seed
+    data_shape,
+    latent_dim,
+    shift,
+    shift_scale,
+    likelihood,
+    hidden,
+    encoder,
+    gaussian_std,
+    coord_frequency,
+    seed,
 ) -> ModelConfig:
     shape = tuple(int(n) for n in np.atleast_1d(data_shape))
     if len(shape) not in (1, 2) or min(shape) < 2:
@@ -338,6 +355,16 @@ def _make_config(
         raise InputError(f"hidden must list positive layer widths, got {hidden!r}")
     if not (gaussian_std > 0):
         raise InputError(f"gaussian_std must be positive, got {gaussian_std!r}")
+    if coord_frequency is not None and not (
+        isinstance(coord_frequency, int | float | np.floating)
+        and not isinstance(coord_frequency, bool)
+        and math.isfinite(coord_frequency)
+        and coord_frequency > 0
+    ):
+        raise InputError(
+            f"coord_frequency must be None or a positive number of cycles per patch side, "
+            f"got {coord_frequency!r}"
+        )
     return ModelConfig(
         data_shape=shape,
         latent_dim=int(latent_dim),
@@ -347,5 +374,6 @@ def _make_config(
         gaussian_std=float(gaussian_std),
         hidden=widths,
         encoder=encoder,
+        coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
     )
