@@ -26,6 +26,7 @@ from shiftvae.errors import (
 )
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import FitConfig, FitResult, fit_image
+from shiftvae.report.fit_outputs import save_results
 from shiftvae.results import Results, load_results
 from shiftvae.sweep import sweep
 from shiftvae.train import BetaSchedule, History
@@ -62,6 +63,7 @@ __all__ = [
     "phase_fractions",
     "physicality",
     "read_image",
+    "save_results",
     "smoothness",
     "sweep",
     "synthetic",

@@ -8,6 +8,8 @@ do not know our types.
 
 from __future__ import annotations
 
+import errno
+
 
 class ShiftVAEError(Exception):
     """Base class of every error shiftvae raises deliberately."""
@@ -39,3 +41,10 @@ def missing_extra(package: str, extra: str, what: str) -> MissingExtraError:
         f"{what} needs the optional package '{package}': "
         f"install it with  pip install 'shiftvae[{extra}]'"
     )
+
+
+def write_error(exc: OSError, what: str) -> OutputError:
+    """One sentence for a failed write of ``what`` (a full disk is said as such)."""
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"the disk is full: could not write {what}; free some space first")
+    return OutputError(f"could not write {what}: {exc.strerror or exc}")

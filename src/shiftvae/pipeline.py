@@ -21,6 +21,7 @@ import numpy as np
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data.patches import estimate_period, extract_patches
+from shiftvae.data.validate import check_fit_options, check_patches
 from shiftvae.errors import InputError
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
@@ -186,6 +187,7 @@ def fit_image(
     is the same as that of an uninterrupted run with the same seed (on the CPU).
     """
     config = config or FitConfig()
+    check_fit_options(config)  # all options before any work
     timings: dict[str, float] = {}
     tic = time.perf_counter()
     geo = resolve_geometry(image, config)
@@ -198,6 +200,7 @@ def fit_image(
         normalize=config.normalize,
     )
     patches = _to_original(patches, b)
+    check_patches(patches.data)
     if len(patches) < 2:
         raise InputError(
             f"only {len(patches)} patch fits the image with window {geo['window']} "

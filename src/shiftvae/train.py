@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from shiftvae.errors import InputError, TrainingDivergedError
+from shiftvae.errors import InputError, TrainingDivergedError, write_error
 from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,12 @@ def save_checkpoint(
         "history": history.as_dict(),
     }
     tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a crash while saving keeps the previous checkpoint
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomic: a crash while saving keeps the previous checkpoint
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, f"the checkpoint {path}") from exc
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -26,6 +26,7 @@ import shlex
 import time
 from pathlib import Path
 
+from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError
 from shiftvae.pipeline import FitConfig, fit_image
 from shiftvae.report.fit_outputs import write_outputs
@@ -146,8 +147,7 @@ def load_input(args: argparse.Namespace):
 
 
 def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
-    if not 0 < args.shift_scale <= 1:
-        raise InputError(f"--shift-scale must be in (0, 1], got {args.shift_scale}")
+    """The FitConfig of the command line, every option checked (before any work)."""
     if args.binning != "auto":
         if not args.binning.isdigit() or int(args.binning) < 1:
             raise InputError(
@@ -179,7 +179,9 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         phases=None if phases == "none" else phases,
     )
     values.update(override)
-    return FitConfig(**values)
+    config = FitConfig(**values)
+    check_fit_options(config, flags=True)
+    return config
 
 
 def main(args: argparse.Namespace) -> int:

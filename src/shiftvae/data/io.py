@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.validate import check_image
+from shiftvae.data.validate import check_image, colour_channels
 from shiftvae.errors import ReaderError, ShiftVAEError, missing_extra
 from shiftvae.types import Image
 
@@ -139,8 +139,15 @@ def read_image(
     try:
         with _library_warnings(path):
             raw = reader(path, index)
-    except (ShiftVAEError, MemoryError):
+    except ShiftVAEError:
         raise
+    except MemoryError as exc:  # a corrupt header can claim an image of any size
+        raise ReaderError(
+            f"not enough memory to read {path}: it claims a larger image than fits in memory "
+            "(a corrupt header?)"
+        ) from exc
+    except PermissionError as exc:
+        raise ReaderError(f"{path} cannot be read: permission denied") from exc
     except Exception as exc:  # each library fails in its own way on a bad file
         detail = " ".join(str(exc).split())[:200] or "no details"
         raise ReaderError(
@@ -168,6 +175,8 @@ def _lookup(path: Path) -> tuple[str, Reader]:
         raise ReaderError(f"{path} has {what}; supported: {' '.join(SUPPORTED_SUFFIXES)}")
     if path.stat().st_size == 0:
         raise ReaderError(f"{path} is an empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise ReaderError(f"{path} cannot be read: permission denied")
     return _READERS[suffix]
 
 
@@ -228,6 +237,12 @@ def _take_image(arr: Any, index: Index, path: Path, what: str | None = None) -> 
             "stacks can be read"
         )
     n = shape[core[0]]
+    channels = colour_channels(tuple(shape[ax] for ax in core))
+    if channels and what is None:  # (rows, cols, RGB[A]): index picks a channel
+        core = [core[2], core[0], core[1]]
+        n = channels
+        rgb = "RGBA" if channels == 4 else "RGB"
+        what = f"is an {rgb} colour image ({channels} channels)"
     if what is None:
         rows, cols = (shape[ax] for ax in core[1:])
         what = f"is a stack of {n} images of {rows} x {cols} px"

@@ -31,6 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 from scipy import ndimage
 
+from shiftvae.data.validate import check_image
 from shiftvae.errors import InputError
 from shiftvae.types import Image, Patches
 
@@ -49,6 +50,7 @@ Normalize = Literal["image", "patch"]
 MIN_WINDOW = 8  # smallest window chosen automatically, in pixels
 WINDOW_PERIODS = 2.5  # automatic window = 2.5 lattice periods (the paper: 2-3 unit cells)
 _FLAT_PATCH = 1e-6  # a patch whose range is below this (image scaled to [0, 1]) is flat
+_BY_HAND = "; give the window by hand (window= in Python, --window on the command line)"
 
 
 @dataclass(frozen=True)
@@ -89,22 +91,7 @@ def _as_image_array(image: Image | np.ndarray) -> tuple[np.ndarray, float | None
         image, pixel_size, unit = image.data, image.pixel_size, image.unit
     if hasattr(image, "detach"):  # a torch tensor
         image = image.detach().cpu().numpy()
-    data = np.asarray(image)
-    if data.dtype == object or not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
-        raise InputError(f"image must be a numeric array, got dtype {data.dtype}")
-    if data.ndim != 2:
-        raise InputError(f"image must be 2D (rows, cols), got an array of shape {data.shape}")
-    if data.size == 0:
-        raise InputError(f"image is empty (shape {data.shape})")
-    data = np.asarray(data, dtype=np.float32)
-    finite = np.isfinite(data)
-    if not finite.all():
-        bad = int(data.size - np.count_nonzero(finite))
-        raise InputError(f"image contains {bad} NaN or infinite pixels; fill or crop them first")
-    lo, hi = float(data.min()), float(data.max())
-    if hi == lo:
-        raise InputError(f"image is constant (every pixel is {lo:.4g}): it holds no pattern")
-    return data, pixel_size, unit
+    return check_image(image, "the image"), pixel_size, unit  # the one image check
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -215,7 +202,7 @@ def _choose_window(data: np.ndarray) -> int:
     try:
         period = estimate_period(data)
     except InputError as exc:
-        raise InputError(f"cannot choose the window automatically ({exc}); pass window=") from exc
+        raise InputError(f"cannot choose the window automatically: {exc}") from exc
     window = min(max(2 * round(WINDOW_PERIODS * period / 2), MIN_WINDOW), side)
     logger.info("lattice period %.2f px: window of %d px chosen", period, window)
     return window
@@ -391,13 +378,15 @@ def estimate_period(image: Image | np.ndarray) -> float:
     if min(data.shape) < smallest:
         raise InputError(
             f"image of {data.shape[0]} x {data.shape[1]} px is too small to estimate a "
-            f"lattice period (needs at least {smallest} px per side)"
+            f"lattice period (needs at least {smallest} px per side){_BY_HAND}"
         )
     power, radius, region = _power_spectrum(_central_crop(data, MAX_PERIOD_FFT_SIDE))
     peaks = region & (ndimage.maximum_filter(power, size=3, mode="wrap") == power)
     peaks &= power > 0
     if not peaks.any():
-        raise InputError("the image has no Fourier peak between 4 and 1/4 cycles per pixel")
+        raise InputError(
+            f"the image has no Fourier peak between 4 and 1/4 cycles per pixel{_BY_HAND}"
+        )
     peak = np.unravel_index(np.argmax(np.where(peaks, power, -1.0)), power.shape)
     side = min(power.shape)
     shell = region & (np.abs(radius - radius[peak]) <= 2 / side)
@@ -407,7 +396,7 @@ def estimate_period(image: Image | np.ndarray) -> float:
         raise InputError(
             f"no clear lattice periodicity: the strongest Fourier peak (period "
             f"{1 / radius[peak]:.3g} px) is only {contrast:.3g} times the median power at "
-            f"that frequency (needs > {threshold:.3g})"
+            f"that frequency (needs > {threshold:.3g}){_BY_HAND}"
         )
     return float(1.0 / _refined_frequency(power, peak))
 

@@ -1,13 +1,21 @@
-"""Checks on a single image, shared by the file readers and the command line.
+"""Input checks shared by the readers, the API and the command line.
 
-:func:`check_image` is the one place that decides whether an array is a usable image (2D,
-numeric, not empty, finite, not constant); :func:`fill_nan` is the repair offered for
-missing pixels (``shiftvae fit --fill-nan``).
+* :func:`check_image` decides whether an array is a usable image (numeric, 2D, not a colour
+  image, not empty, finite, within float32, no wrapped-around integers, not constant);
+* :func:`check_fit_options` checks every option of an image fit before any work is done;
+* :func:`check_patches` refuses patch sets that are mostly blank;
+* :func:`fill_nan` is the repair offered for missing pixels (``shiftvae fit --fill-nan``).
+
+Every rejected input and its message is listed in ``docs/validation.md``.  File-level
+checks (missing, unreadable, unknown or corrupt files) live with the readers in
+:mod:`shiftvae.data.io`, output-folder checks in :mod:`shiftvae.report.outdir`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +23,11 @@ from shiftvae.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_image", "fill_nan"]
+__all__ = ["check_fit_options", "check_image", "check_patches", "fill_nan"]
+
+FLOAT32_EXACT = 2**24  # integers above this are not all representable in float32
+MAX_FLAT_SHARE = 0.5  # refuse patch sets in which at least this share has no contrast
+_FLAT = 1e-6  # a patch whose range (data in [0, 1]) is below this has no contrast
 
 
 def check_image(
@@ -52,12 +64,18 @@ def check_image(
         raise error(f"{source} does not hold numeric pixel values (dtype {arr.dtype})")
     if np.iscomplexobj(arr):
         raise error(f"{source} holds complex values: take the modulus or the phase first")
+    if colour_channels(arr.shape):
+        raise error(
+            f"{source} holds a colour image of {arr.shape[0]} x {arr.shape[1]} px with "
+            f"{arr.shape[2]} channels (RGB{'A' if arr.shape[2] == 4 else ''}): convert it to "
+            "grey or take one channel"
+        )
     if arr.ndim != 2:
         kind = f"a {arr.ndim}D array" if arr.ndim else "a single number"
         raise error(f"{source} holds {kind} of shape {arr.shape}, not a 2D image")
     if arr.size == 0:
         raise error(f"{source} holds an empty image (shape {arr.shape})")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    arr = _as_float32(arr, source, error)
     finite = np.isfinite(arr)
     bad = int(arr.size - np.count_nonzero(finite))
     if bad and not allow_nonfinite:
@@ -72,6 +90,149 @@ def check_image(
             "it holds no pattern to learn"
         )
     return arr
+
+
+def colour_channels(shape: tuple[int, ...]) -> int:
+    """3 or 4 when ``shape`` looks like (rows, cols, RGB[A]) colour pixels, else 0."""
+    if len(shape) == 3 and shape[2] in (3, 4) and min(shape[:2]) > shape[2]:
+        return int(shape[2])
+    return 0
+
+
+def _as_float32(arr: np.ndarray, source: str, error: type[InputError]) -> np.ndarray:
+    """``arr`` as float32 without silent damage: wrapped integers and float overflow refused.
+
+    Unsigned data of 32 or 64 bits where a minority of pixels sits in the top half of the
+    range is what negative values look like after they wrapped around (e.g. a background
+    subtraction stored as uint32): -1 becomes 4294967295.  Integers beyond 2^24 lose their
+    last digits in float32, so such data are offset by their minimum first (the scale to
+    [0, 1] that follows makes the offset irrelevant).
+    """
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:
+        half = 2 ** (8 * arr.dtype.itemsize - 1)
+        high = int(np.count_nonzero(arr >= half))
+        if 0 < high < arr.size / 2:
+            raise error(
+                f"{high} of the {arr.size} pixels of {source} ({arr.dtype}) are {half} or more "
+                f"while the others are below: negative values that wrapped around (integer "
+                f"overflow)? Save the data as signed integers or floats"
+            )
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if max(abs(lo), abs(hi)) > FLOAT32_EXACT:
+            log.info("%s: integer values up to %d offset by %d to keep them exact", source, hi, lo)
+            shifted = arr.astype(np.float64)
+            shifted -= lo
+            return np.ascontiguousarray(shifted, dtype=np.float32)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+        finite = arr[np.isfinite(arr)]
+        biggest = float(np.abs(finite).max()) if finite.size else 0.0
+        if biggest > float(np.finfo(np.float32).max):
+            raise error(
+                f"{source} has values up to {biggest:.3g}, beyond the float32 range "
+                f"({np.finfo(np.float32).max:.3g}): divide them by a common scale first"
+            )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def check_fit_options(options: Any, flags: bool = False) -> None:
+    """Refuse out-of-range fit options (a :class:`~shiftvae.pipeline.FitConfig`) up front.
+
+    Parameters
+    ----------
+    options : FitConfig or any object with its attributes
+        The options to check; attributes it lacks are not checked.
+    flags : bool
+        Name options as command-line flags (``--shift-scale``) rather than fields.
+
+    Raises
+    ------
+    InputError
+        Naming the first option out of range and its allowed values.
+
+    Examples
+    --------
+    >>> from shiftvae.pipeline import FitConfig
+    >>> check_fit_options(FitConfig(shift_scale=2.0))
+    Traceback (most recent call last):
+    ...
+    shiftvae.errors.InputError: shift_scale must be in (0, 1], got 2.0
+    """
+
+    def name(field: str) -> str:
+        return "--" + field.replace("_", "-") if flags else field
+
+    def get(field: str) -> Any:
+        return getattr(options, field, None)
+
+    for field in ("window", "step", "latent_dim", "epochs", "batch_size"):
+        value = get(field)
+        if value is not None and (not _is_int(value) or value < 1):
+            raise InputError(f"{name(field)} must be a positive integer, got {value!r}")
+    binning = get("binning")
+    if binning is not None and binning != "auto" and (not _is_int(binning) or binning < 1):
+        raise InputError(f"{name('binning')} must be 'auto' or a positive integer, got {binning!r}")
+    phases = get("phases")
+    if phases is not None and phases != "auto" and (not _is_int(phases) or phases < 1):
+        allowed = "'auto', 'none'" if flags else "'auto', None"
+        raise InputError(
+            f"{name('phases')} must be {allowed} or a positive integer, got {phases!r}"
+        )
+    scale = get("shift_scale")
+    if scale is not None and not (_is_real(scale) and 0 < scale <= 1):
+        raise InputError(f"{name('shift_scale')} must be in (0, 1], got {scale!r}")
+    lr = get("lr")
+    if lr is not None and not (_is_real(lr) and lr > 0):
+        raise InputError(f"{name('lr')} (learning rate) must be a positive number, got {lr!r}")
+    for field in ("beta_start", "beta_end"):
+        value = get(field)
+        if value is not None and not (_is_real(value) and value > 0):
+            what = "--beta START:END" if flags else field
+            raise InputError(f"{what} must be positive, got {value!r}")
+    device = get("device")
+    if device is not None and not (
+        isinstance(device, str)
+        and (device in ("auto", "cpu", "cuda") or device.startswith("cuda:"))
+    ):
+        raise InputError(f"{name('device')} must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    normalize = get("normalize")
+    if normalize not in (None, "image", "patch"):
+        raise InputError(f"{name('normalize')} must be 'image', 'patch' or None, got {normalize!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and math.isfinite(float(value))
+
+
+def check_patches(data: np.ndarray, source: str = "the image") -> None:
+    """Refuse patches (N, h, w) in [0, 1] of which at least half have no contrast at all.
+
+    Blank patches (zero padding around a rotated or stitched image, a masked detector area,
+    saturated regions) would teach the model nothing but "flat": refused when they are the
+    majority, logged as a warning otherwise.
+
+    Examples
+    --------
+    >>> check_patches(np.random.default_rng(0).random((4, 8, 8)))  # contrast: accepted
+    """
+    n = len(data)
+    if n == 0:
+        return
+    span = data.max(axis=(1, 2)) - data.min(axis=(1, 2))
+    flat = int(np.count_nonzero(span <= _FLAT))
+    share = flat / n
+    if share >= MAX_FLAT_SHARE:
+        raise InputError(
+            f"{flat} of the {n} patches of {source} ({share:.0%}) have no contrast at all "
+            "(all zero or constant: padding, a blank or saturated region?); crop the image to "
+            "the region with data"
+        )
+    if flat:
+        log.warning("%d of the %d patches (%.0f%%) have no contrast at all", flat, n, 100 * share)
 
 
 def fill_nan(data: np.ndarray) -> np.ndarray:

@@ -6,9 +6,45 @@ import time
 from pathlib import Path
 
 from shiftvae.report.fit_report import fit_figures, write_fit_report
-from shiftvae.report.outdir import describe_os_error
+from shiftvae.report.outdir import atomic_output_dir, describe_os_error
 from shiftvae.report.runinfo import run_info, write_run_json
 from shiftvae.results import write_results_h5
+
+
+def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Write the folder ``shiftvae fit`` writes, for a :func:`~shiftvae.fit_image` result.
+
+    results.h5, model.pt, figures/*.png, report.html and run.json appear in ``out_dir``
+    together or not at all (they are written to a hidden temporary folder first).
+
+    Parameters
+    ----------
+    result : FitResult
+        What :func:`shiftvae.fit_image` returned.
+    out_dir : path
+        Output folder; an existing one is refused unless ``overwrite``.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` exists, its parent is not a writable folder, or writing failed (a full
+        disk is named as such).
+
+    Examples
+    --------
+    >>> result = sv.fit_image(sv.read_image("scan.dm3"))  # doctest: +SKIP
+    >>> sv.save_results(result, "run1")  # doctest: +SKIP
+    >>> sv.load_results("run1").maps.z.shape  # doctest: +SKIP
+    """
+    started = time.perf_counter() - sum(result.timings.values())
+    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
+        write_outputs(tmp, result, started)
+    return Path(out_dir)
 
 
 def write_outputs(folder: Path, result, started: float) -> None:

@@ -9,7 +9,6 @@ half-written ``NAME``.  The one exception is deliberate: ``shiftvae fit`` keeps
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shiftvae.errors import OutputError
+from shiftvae.errors import OutputError, write_error
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,12 @@ def _clear(folder: Path, keep: tuple[str, ...]) -> None:
 
 
 def describe_os_error(exc: OSError, path: Path) -> OutputError:
-    """Turn a low-level write error into one sentence for the user."""
-    if exc.errno == errno.ENOSPC:
-        return OutputError(f"the disk is full: could not write the results into {path}")
-    return OutputError(f"could not write the results into {path}: {exc.strerror or exc}")
+    """Turn a low-level write error into one sentence for the user.
+
+    ``path`` may be the hidden ``.NAME.partial`` folder: the message names ``NAME``.
+    """
+    path = Path(path)
+    name = path.name
+    if name.startswith(".") and name.endswith(".partial"):
+        path = path.with_name(name[1 : -len(".partial")])
+    return write_error(exc, f"the results into {path}")
