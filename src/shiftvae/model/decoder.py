@@ -117,9 +117,17 @@ def _pixel_mlp_forward(
     h = buffers.take((n_b * n_p, grid_proj.shape[1]), grid_proj)
     cos_a0 = None
     if sine:
-        torch.add(grid_proj.unsqueeze(0), bias.unsqueeze(1), out=h.view(n_b, n_p, -1))
-        cos_a0 = torch.cos(h, out=buffers.take(tuple(h.shape), h))
-        acts = [torch.sin(h, out=h)]
+        # sin(g + b) = sin g cos b + cos g sin b: sines of the small (P, H) and (B, H)
+        # factors, then two multiply-adds per large (B * P, H) tensor, which costs a quarter
+        # of evaluating sin and cos on the large tensors themselves
+        sin_g, cos_g = torch.sin(grid_proj).unsqueeze(0), torch.cos(grid_proj).unsqueeze(0)
+        sin_b, cos_b = torch.sin(bias).unsqueeze(1), torch.cos(bias).unsqueeze(1)
+        h3 = torch.mul(sin_g, cos_b, out=h.view(n_b, n_p, -1))
+        h3.addcmul_(cos_g, sin_b)
+        cos_a0 = buffers.take(tuple(h.shape), h)
+        c3 = torch.mul(cos_g, cos_b, out=cos_a0.view(n_b, n_p, -1))
+        c3.addcmul_(sin_g, sin_b, value=-1.0)
+        acts = [h]
     else:
         torch.add(
             (2.0 * grid_proj).unsqueeze(0), (2.0 * bias).unsqueeze(1), out=h.view(n_b, n_p, -1)
