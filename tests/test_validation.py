@@ -314,7 +314,7 @@ CASES: dict[str, Case] = {
         fit_with(epochs=0),
         r"epochs must be a positive integer, got 0",
         cli=["--epochs", "0"],
-        cli_match=r"argument --epochs: expected a positive integer, got '0'",
+        cli_match=r"argument --epochs: --epochs must be 'auto' or a positive integer, got '0'",
     ),
     "learning-rate-out-of-range": Case(
         npy(lattice()),

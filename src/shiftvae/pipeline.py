@@ -20,7 +20,7 @@ import numpy as np
 
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
-from shiftvae.data.patches import estimate_period, extract_patches
+from shiftvae.data.patches import WINDOW_PERIODS, estimate_period, extract_patches
 from shiftvae.data.validate import check_fit_options, check_patches
 from shiftvae.errors import InputError
 from shiftvae.model.vae import ShiftVAE
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAX_AUTO_WINDOW = 24  # px after binning: decoder cost grows with the pixels of a patch
 MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
 MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
+FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods per patch side
+AUTO_STEPS = 2500  # epochs="auto": at least this many optimisation steps ...
+AUTO_EPOCHS = (50, 400)  # ... within these bounds on the number of epochs
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ class FitConfig:
     from the FFT, and window // 2 or less, see :func:`auto_step`).  ``binning`` averages
     bin x bin pixel blocks before cutting patches ("auto": the smallest factor that brings
     the window to <= 24 px), which keeps training fast without changing the patch grid.
+    ``coord_frequency`` is the decoder's sine first layer in cycles per patch side ("auto":
+    twice the lattice periods per window, so the lattice and its second harmonic are drawn
+    from the start; None: the paper's tanh layer), see :class:`shiftvae.ShiftVAE`.
+    ``epochs="auto"`` trains for at least 2500 optimisation steps (50 to 400 epochs, see
+    :func:`auto_epochs`), so that a small image gets as many updates as a large one.
     """
 
     window: int | None = None
@@ -53,7 +61,8 @@ class FitConfig:
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     hidden: tuple[int, ...] = (128, 128)
     encoder: Literal["mlp", "conv"] = "mlp"
-    epochs: int = 50
+    coord_frequency: float | Literal["auto"] | None = "auto"
+    epochs: int | Literal["auto"] = "auto"
     batch_size: int = 100
     beta_start: float = 0.1
     beta_end: float = 1.0
@@ -125,7 +134,30 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         step = int(config.step)
         while step % binning:  # the given step must be a whole number of binned pixels
             binning -= 1
-    return {"window": int(window), "step": int(step), "binning": binning, "period_px": period}
+    return {
+        "window": int(window),
+        "step": int(step),
+        "binning": binning,
+        "period_px": period,
+        "coord_frequency": resolve_coord_frequency(config, window, period, image),
+    }
+
+
+def resolve_coord_frequency(
+    config: FitConfig, window: int, period: float | None, image: Image
+) -> float | None:
+    """The decoder's sine-layer frequency in cycles per patch side (None: tanh layer).
+
+    "auto": ``FREQUENCY_PER_PERIOD`` times the lattice periods per window, from the period
+    estimate (made here if the window was given); an image without a clear lattice gets the
+    value of the default window, 2.5 periods.
+    """
+    if config.coord_frequency != "auto":
+        return config.coord_frequency
+    if period is None:
+        period = _period_or_none(image)
+    periods = window / period if period else WINDOW_PERIODS
+    return round(FREQUENCY_PER_PERIOD * periods, 3)
 
 
 def _period_or_none(image: Image) -> float | None:
@@ -161,6 +193,19 @@ def auto_step(image_shape: tuple[int, ...], window: int, period: float | None = 
         if abs(beat - round(beat)) >= MIN_BEAT:
             return candidate
     return step
+
+
+def auto_epochs(n_patches: int, batch_size: int) -> int:
+    """Epochs for at least ``AUTO_STEPS`` optimisation steps, within ``AUTO_EPOCHS``.
+
+    Examples
+    --------
+    >>> auto_epochs(4356, 100), auto_epochs(1638, 100), auto_epochs(100_000, 100)
+    (57, 148, 50)
+    """
+    steps_per_epoch = max(1, math.ceil(n_patches / batch_size))
+    low, high = AUTO_EPOCHS
+    return int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch))))
 
 
 def _to_original(patches: Patches, binning: int) -> Patches:
@@ -214,6 +259,11 @@ def fit_image(
         b,
     )
     timings["patches"] = time.perf_counter() - tic
+    if config.epochs == "auto":
+        geo["epochs"] = auto_epochs(len(patches), config.batch_size)
+        log.info("%d epochs (%d optimisation steps at least)", geo["epochs"], AUTO_STEPS)
+    else:
+        geo["epochs"] = config.epochs
     model = ShiftVAE(
         patches.data.shape[1:],
         latent_dim=config.latent_dim,
@@ -222,13 +272,14 @@ def fit_image(
         likelihood=config.likelihood,
         hidden=config.hidden,
         encoder=config.encoder,
+        coord_frequency=geo["coord_frequency"],
         seed=config.seed,
     )
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
     model.fit(
         patches,
-        epochs=config.epochs,
+        epochs=geo["epochs"],
         batch_size=config.batch_size,
         beta=(config.beta_start, config.beta_end),
         lr=config.lr,
@@ -255,6 +306,8 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "window": geo["window"],
         "step": geo["step"],
         "binning": geo["binning"],
+        "epochs": geo["epochs"],
+        "coord_frequency": geo["coord_frequency"],
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -68,6 +68,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def auto_none_or_positive(flag: str, kind: type, allow_none: bool = True):
+    """argparse type: 'auto', 'none' (if allowed) or a positive number of type ``kind``."""
+    words = ("auto", "none") if allow_none else ("auto",)
+
+    def parse(text: str):
+        if text in words:
+            return None if text == "none" else text
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0 or value != value or value == float("inf"):
+            allowed = " or ".join(f"'{w}'" for w in words)
+            raise argparse.ArgumentTypeError(
+                f"{flag} must be {allowed} or a positive {'integer' if kind is int else 'number'}"
+                f", got {text!r}"
+            )
+        return value
+
+    return parse
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Options shared by fit, sweep and tune."""
     p.add_argument("image", type=Path, help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...)")
@@ -101,7 +123,20 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent-dim", type=positive_int, default=2, help="conventional latents")
     p.add_argument("--no-shift", action="store_true", help="plain VAE (no shift latents)")
     p.add_argument("--shift-scale", type=float, default=0.5, help="k in r + k*dr, in (0, 1]")
-    p.add_argument("--epochs", type=positive_int, default=50)
+    p.add_argument(
+        "--coord-frequency",
+        type=auto_none_or_positive("--coord-frequency", float),
+        default="auto",
+        metavar="F",
+        help="decoder sine layer, up to F cycles per patch side ('auto': twice the lattice "
+        "periods per window; 'none': the paper's tanh layer)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=auto_none_or_positive("--epochs", int, allow_none=False),
+        default="auto",
+        help="training epochs ('auto', the default: at least 2500 optimisation steps)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0)
@@ -169,6 +204,7 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         latent_dim=args.latent_dim,
         shift=not args.no_shift,
         shift_scale=args.shift_scale,
+        coord_frequency=args.coord_frequency,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

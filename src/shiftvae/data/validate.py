@@ -167,8 +167,16 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
 
     for field in ("window", "step", "latent_dim", "epochs", "batch_size"):
         value = get(field)
+        if field == "epochs" and value == "auto":
+            continue
         if value is not None and (not _is_int(value) or value < 1):
             raise InputError(f"{name(field)} must be a positive integer, got {value!r}")
+    frequency = get("coord_frequency")
+    if frequency not in (None, "auto") and not (_is_real(frequency) and frequency > 0):
+        raise InputError(
+            f"{name('coord_frequency')} must be 'auto', None or a positive number of cycles "
+            f"per patch side, got {frequency!r}"
+        )
     binning = get("binning")
     if binning is not None and binning != "auto" and (not _is_int(binning) or binning < 1):
         raise InputError(f"{name('binning')} must be 'auto' or a positive integer, got {binning!r}")

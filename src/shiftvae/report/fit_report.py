@@ -86,6 +86,12 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def _first_layer(coord_frequency: float | None) -> str:
+    if coord_frequency is None:
+        return "tanh (the paper's)"
+    return f"sine, up to {coord_frequency:.3g} cycles per patch side"
+
+
 def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> Path:
     m, cfg, geo, img = result.metrics, result.config, result.geometry, result.image
     cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
@@ -98,8 +104,9 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
             f"{len(result.patches)} ({result.maps.z.shape[1]} x {result.maps.z.shape[2]})",
         ],
         ["model", "shift-VAE" if cfg.shift else "VAE (no shift)"],
+        ["decoder first layer", _first_layer(geo.get("coord_frequency"))],
         ["beta start -> end", f"{cfg.beta_start:g} -> {cfg.beta_end:g}"],
-        ["epochs", cfg.epochs],
+        ["epochs", geo.get("epochs", cfg.epochs)],
         ["final loss", f"{m['final_loss']:.3f}"],
         ["physicality (best smoothness)", f"{m['physicality']:.4f}"],
         ["smoothness z", ", ".join(f"{s:.4f}" for s in m["smoothness_z"])],
