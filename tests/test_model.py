@@ -173,3 +173,22 @@ def test_latent_traversal_shapes(lattice):
     assert t.images.shape == (4, 4, 16, 16) and t.values.shape == (2, 4)
     with pytest.raises(sv.InputError, match="dims"):
         sv.latent_traversal(model, n=4, dims=(0, 3))
+
+
+def test_decoder_widths_can_differ_from_the_encoder(tmp_path):
+    """decoder_hidden=(128, 128, 128) is pyroVED's default decoder (hidden_dim_d=[128, 128])."""
+    model = sv.ShiftVAE((30,), hidden=(16, 8), decoder_hidden=(12, 10, 6), seed=0)
+    decoder = model.module_.decoder
+    assert decoder.coord.out_features == 12
+    assert [m.out_features for m in decoder.body if isinstance(m, torch.nn.Linear)] == [10, 6]
+    assert [m.out_features for m in model.module_.encoder.body if hasattr(m, "out_features")] == [
+        16,
+        8,
+    ]
+    X, _ = sv.synthetic.sine_waves(n=40, length=30, seed=0)
+    model.fit(X, epochs=1, batch_size=20, progress=False, device="cpu")
+    loaded = sv.load_model(model.save(tmp_path / "m.pt"))
+    assert loaded.config.decoder_hidden == (12, 10, 6)
+    np.testing.assert_array_equal(loaded.reconstruct(X[:3]), model.reconstruct(X[:3]))
+    with pytest.raises(sv.InputError, match="decoder_hidden"):
+        sv.ShiftVAE((30,), decoder_hidden=(8, 0))

@@ -60,6 +60,7 @@ class FitConfig:
     shift_scale: float = 0.5
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     hidden: tuple[int, ...] = (128, 128)
+    decoder_hidden: tuple[int, ...] | None = None
     encoder: Literal["mlp", "conv"] = "mlp"
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"
@@ -271,6 +272,7 @@ def fit_image(
         shift_scale=config.shift_scale,
         likelihood=config.likelihood,
         hidden=config.hidden,
+        decoder_hidden=config.decoder_hidden,
         encoder=config.encoder,
         coord_frequency=geo["coord_frequency"],
         seed=config.seed,

@@ -28,7 +28,8 @@ class ModelConfig:
     shift_scale: float = 0.5  # k in r + k*dr, 0 < k <= 1
     likelihood: str = "bernoulli"  # "bernoulli" (on logits) or "gaussian"
     gaussian_std: float = 0.1  # observation noise of the Gaussian likelihood
-    hidden: tuple[int, ...] = (128, 128)  # encoder and decoder widths
+    hidden: tuple[int, ...] = (128, 128)  # encoder widths (and decoder widths by default)
+    decoder_hidden: tuple[int, ...] | None = None  # decoder widths, if not those of the encoder
     encoder: str = "mlp"  # "mlp" or "conv"
     coord_frequency: float | None = None  # None: tanh first decoder layer; else sine layer
     seed: int = 0
@@ -60,7 +61,7 @@ class ShiftVAEModule(nn.Module):
         self.decoder = CoordinateDecoder(
             config.data_shape,
             config.latent_dim,
-            config.hidden,
+            config.decoder_hidden or config.hidden,
             config.shift_scale,
             config.coord_frequency,
         )

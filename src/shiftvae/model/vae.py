@@ -44,7 +44,13 @@ class ShiftVAE:
     likelihood : {"bernoulli", "gaussian"}
         Bernoulli on logits (data in [0, 1], the paper's choice) or Gaussian.
     hidden : tuple of int
-        Widths of the hidden layers of encoder and decoder.
+        Widths of the hidden layers of the encoder, and of the decoder unless
+        ``decoder_hidden`` is given.  The decoder's first width is its coordinate layer:
+        ``(128, 128)`` is a coordinate layer and one hidden layer, as pyroVED's
+        ``hidden_dim_d=[128]``.
+    decoder_hidden : tuple of int, optional
+        Widths of the decoder's layers, if not ``hidden`` (pyroVED's default decoder,
+        ``hidden_dim_d=[128, 128]``, is ``decoder_hidden=(128, 128, 128)``).
     encoder : {"mlp", "conv"}
     gaussian_std : float
         Observation noise of the Gaussian likelihood.
@@ -75,6 +81,7 @@ class ShiftVAE:
         shift_scale: float = 0.5,
         likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
         hidden: Sequence[int] = (128, 128),
+        decoder_hidden: Sequence[int] | None = None,
         encoder: Literal["mlp", "conv"] = "mlp",
         gaussian_std: float = 0.1,
         coord_frequency: float | None = None,
@@ -87,6 +94,7 @@ class ShiftVAE:
             shift_scale,
             likelihood,
             hidden,
+            decoder_hidden,
             encoder,
             gaussian_std,
             coord_frequency,
@@ -301,11 +309,24 @@ def load_model(path: str | Path) -> ShiftVAE:
         raise ReaderError(f"{path} is not a shiftvae model file ({exc})") from exc
     cfg["data_shape"] = tuple(cfg["data_shape"])
     cfg["hidden"] = tuple(cfg["hidden"])
+    if cfg.get("decoder_hidden") is not None:
+        cfg["decoder_hidden"] = tuple(cfg["decoder_hidden"])
     model = ShiftVAE(**cfg)
     model.module_.load_state_dict(state["state_dict"])
     model.history_ = History.from_dict(state.get("history", {}))
     model.metadata = dict(state.get("metadata", {}))
     return model
+
+
+def _widths(values: Any, name: str) -> tuple[int, ...]:
+    """Layer widths as a tuple of positive ints, or an InputError naming ``name``."""
+    try:
+        widths = tuple(int(h) for h in values)
+    except (TypeError, ValueError):
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise InputError(f"{name} must list positive layer widths, got {values!r}")
+    return widths
 
 
 def _check_length(X: ArrayLike, data_shape: tuple[int, ...]) -> int:
@@ -330,6 +351,7 @@ def _make_config(
     shift_scale,
     likelihood,
     hidden,
+    decoder_hidden,
     encoder,
     gaussian_std,
     coord_frequency,
@@ -350,9 +372,8 @@ def _make_config(
         raise InputError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
     if encoder not in ("mlp", "conv"):
         raise InputError(f"encoder must be 'mlp' or 'conv', got {encoder!r}")
-    widths = tuple(int(h) for h in hidden)
-    if not widths or min(widths) < 1:
-        raise InputError(f"hidden must list positive layer widths, got {hidden!r}")
+    widths = _widths(hidden, "hidden")
+    decoder_widths = None if decoder_hidden is None else _widths(decoder_hidden, "decoder_hidden")
     if not (gaussian_std > 0):
         raise InputError(f"gaussian_std must be positive, got {gaussian_std!r}")
     if coord_frequency is not None and not (
@@ -373,6 +394,7 @@ def _make_config(
         likelihood=likelihood,
         gaussian_std=float(gaussian_std),
         hidden=widths,
+        decoder_hidden=decoder_widths,
         encoder=encoder,
         coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
