@@ -210,3 +210,38 @@ def test_model_pickles_without_work_buffers():
         dec(torch.zeros(2, 2, requires_grad=True), torch.zeros(2, 1)).sum().backward()
         clone = pickle.loads(pickle.dumps(model))
     assert clone.module_.decoder._buffers_pool is None
+
+
+@pytest.mark.parametrize("case", ["1d", "2d-deep", "2d-sine"])
+def test_bf16_loss_and_gradients_are_close_to_fp32(case):
+    """Mixed precision: bf16 activations and products, fp32 weights, gradients and loss."""
+    shape, hidden, freq = CASES[case]
+    module = module_for(shape, hidden, coord_frequency=freq)
+    x = batch(shape)
+    noise = torch.randn(x.shape[0], len(shape) + 2, generator=torch.Generator().manual_seed(3))
+    params = [p for _, p in module.named_parameters()]
+    expected = reference_loss(module, x, 0.5, noise)
+    expected_grads = torch.autograd.grad(expected, params)
+    with module.decoder.reuse_buffers(), module.decoder.compute_dtype(torch.bfloat16):
+        loss = module.loss(x, 0.5, noise).loss
+        grads = torch.autograd.grad(loss, params)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected, rtol=5e-3, atol=0.0)
+    for (name, _), g, e in zip(module.named_parameters(), grads, expected_grads):
+        assert g.dtype == torch.float32, name
+        # bf16 keeps 8 bits: gradients agree to a few percent of their largest entry
+        scale = e.abs().max().clamp_min(1e-3)
+        torch.testing.assert_close(g / scale, e / scale, rtol=0.0, atol=0.05, msg=name)
+
+
+def test_bf16_training_reaches_the_fp32_loss():
+    X, _ = sv.synthetic.sine_waves(n=600, length=40, seed=5)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        model = sv.ShiftVAE((40,), hidden=(64, 64), seed=1)
+        model.fit(X, epochs=8, batch_size=50, progress=False, device="cpu", precision=precision)
+        losses[precision] = model.history_.loss[-1]
+        assert model.module_.decoder.coord.weight.dtype == torch.float32
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.01)
+    with pytest.raises(sv.InputError, match="precision"):
+        sv.ShiftVAE((40,)).fit(X, epochs=1, precision="fp16", progress=False)

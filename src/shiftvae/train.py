@@ -22,6 +22,10 @@ from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
 
+# Adam as one fused kernel over all parameters: the per-parameter loop of the default
+# implementation costs a tenth of a training step on small models (CPU and CUDA alike)
+FUSED_ADAM = True
+
 
 @dataclass(frozen=True)
 class BetaSchedule:
@@ -113,6 +117,7 @@ class TrainOptions:
     checkpoint_path: Path | None = None  # where to write checkpoints (None: never)
     checkpoint_every: int = 0  # epochs between checkpoints (0: 10% of training)
     resume: bool = False  # continue from checkpoint_path if it exists
+    precision: str = "fp32"  # "fp32", or "bf16": the decoder's pixel MLP in mixed precision
 
 
 def save_checkpoint(
@@ -182,7 +187,7 @@ def train_module(
     bit.  Losses are accumulated on the device and read once per epoch.
     """
     history = history if history is not None else History()
-    optimizer = torch.optim.Adam(module.parameters(), lr=options.lr)
+    optimizer = torch.optim.Adam(module.parameters(), lr=options.lr, fused=FUSED_ADAM)
     gen = torch.Generator(device=data.device).manual_seed(options.seed + 1)
     first_epoch = 0
     ckpt = options.checkpoint_path
@@ -205,7 +210,8 @@ def train_module(
     module.train()
     try:
         # one forward and one backward per step: the decoder may recycle its work buffers
-        with module.decoder.reuse_buffers():
+        dtype = torch.bfloat16 if options.precision == "bf16" else None
+        with module.decoder.reuse_buffers(), module.decoder.compute_dtype(dtype):
             _run_epochs(
                 module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
             )

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -105,6 +106,7 @@ def _pixel_mlp_forward(
     b_out: torch.Tensor,
     buffers: _Buffers,
     sine: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
     """Logits (B, P) of the pixel MLP, its activations ``[h_0, ..., h_n]`` (B * P, H_i), and
     for a sine first layer the derivative ``cos(a_0)`` of h_0 (else None).
@@ -112,16 +114,20 @@ def _pixel_mlp_forward(
     h_0 = tanh(a_0) (or sin(a_0)), a_0 = grid_proj + bias, with grid_proj (P, H_0) broadcast
     over the samples and bias (B, H_0) over the pixels; h_i = tanh(h_{i-1} W_i^T + b_i);
     logits = h_n w_out^T + b_out.  Must run without autograd (it writes into its buffers).
+    ``dtype`` (default: that of ``grid_proj``) is the dtype of the activations and of the
+    matrix products; the weights are expected in it already, ``grid_proj`` and ``bias`` in
+    full precision (the sine layer takes its sines there).
     """
+    dtype = dtype or grid_proj.dtype
     n_b, n_p = bias.shape[0], grid_proj.shape[0]
-    h = buffers.take((n_b * n_p, grid_proj.shape[1]), grid_proj)
+    h = buffers.take((n_b * n_p, grid_proj.shape[1]), grid_proj.to(dtype))
     cos_a0 = None
     if sine:
         # sin(g + b) = sin g cos b + cos g sin b: sines of the small (P, H) and (B, H)
         # factors, then two multiply-adds per large (B * P, H) tensor, which costs a quarter
         # of evaluating sin and cos on the large tensors themselves
-        sin_g, cos_g = torch.sin(grid_proj).unsqueeze(0), torch.cos(grid_proj).unsqueeze(0)
-        sin_b, cos_b = torch.sin(bias).unsqueeze(1), torch.cos(bias).unsqueeze(1)
+        sin_g, cos_g = (torch.sin(grid_proj).to(dtype)[None], torch.cos(grid_proj).to(dtype)[None])
+        sin_b, cos_b = (torch.sin(bias).to(dtype)[:, None], torch.cos(bias).to(dtype)[:, None])
         h3 = torch.mul(sin_g, cos_b, out=h.view(n_b, n_p, -1))
         h3.addcmul_(cos_g, sin_b)
         cos_a0 = buffers.take(tuple(h.shape), h)
@@ -130,7 +136,9 @@ def _pixel_mlp_forward(
         acts = [h]
     else:
         torch.add(
-            (2.0 * grid_proj).unsqueeze(0), (2.0 * bias).unsqueeze(1), out=h.view(n_b, n_p, -1)
+            (2.0 * grid_proj).to(dtype).unsqueeze(0),
+            (2.0 * bias).to(dtype).unsqueeze(1),
+            out=h.view(n_b, n_p, -1),
         )
         acts = [_tanh_(h)]
     for w, b in zip(weights, biases):
@@ -141,32 +149,48 @@ def _pixel_mlp_forward(
     return logits.view(n_b, n_p), acts, cos_a0
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Settings of one :class:`_PixelMLP` call."""
+
+    pool: _Buffers | None  # recycled work buffers (training) or None
+    sine: bool  # sine first layer
+    n_layers: int  # hidden layers after the first
+    dtype: torch.dtype | None  # of the activations and matrix products (None: full)
+
+
 class _PixelMLP(torch.autograd.Function):
     """The per-pixel MLP of :class:`CoordinateDecoder` with a hand-written backward pass.
 
-    ``apply(grid_proj, bias, buffers, sine, n_layers, W_1..W_n, b_1..b_n, w_out, b_out)``: grid
-    projection (P, H_0), per-sample bias (B, H_0), a :class:`_Buffers` pool or None, whether
-    the first layer is a sine layer, then the parameters of the hidden layers after the first
-    and of the output layer.  Returns the
-    logits (B, P).  With a pool (the training loop), the activations go back to the pool at
-    the end of the backward pass, which may then run only once per graph; without one, the
-    function behaves like any autograd function (``retain_graph``, ``gradcheck``).
+    ``apply(grid_proj, bias, run, W_1..W_n, b_1..b_n, w_out, b_out)``: grid projection
+    (P, H_0), per-sample bias (B, H_0), the :class:`_Run` settings, then the parameters of the
+    hidden layers after the first and of the output layer.  Returns the logits (B, P) in the
+    dtype of ``grid_proj``.  With a buffer pool (the training loop), the activations go back
+    to the pool at the end of the backward pass, which may then run only once per graph;
+    without one, the function behaves like any autograd function (``retain_graph``,
+    ``gradcheck``).  With ``run.dtype = torch.bfloat16`` the activations and every matrix
+    product are bf16 (mixed precision): the parameters, their gradients and the logits stay
+    in full precision.
     """
 
     @staticmethod
-    def forward(ctx, grid_proj, bias, buffers, sine, n_layers, *params):
-        weights, biases = list(params[:n_layers]), list(params[n_layers : 2 * n_layers])
-        w_out, b_out = params[2 * n_layers :]
-        pool = buffers if buffers is not None else _Buffers()
+    def forward(ctx, grid_proj, bias, run, *params):
+        dtype = run.dtype or grid_proj.dtype
+        params = [p.to(dtype) for p in params]  # no copy in full precision
+        n = run.n_layers
+        weights, biases = params[:n], params[n : 2 * n]
+        w_out, b_out = params[2 * n :]
+        pool = run.pool if run.pool is not None else _Buffers()
         logits, acts, cos_a0 = _pixel_mlp_forward(
-            grid_proj, bias, weights, biases, w_out, b_out, pool, sine
+            grid_proj, bias, weights, biases, w_out, b_out, pool, run.sine, dtype
         )
         ctx.save_for_backward(*weights, w_out)
         ctx.acts = acts  # work buffers, neither inputs nor outputs: kept on ctx
         ctx.cos_a0 = cos_a0
-        ctx.pool = buffers
+        ctx.pool = run.pool
         ctx.shape = (bias.shape[0], grid_proj.shape[0])
-        return logits
+        ctx.dtype = grid_proj.dtype
+        return logits.to(grid_proj.dtype)
 
     @staticmethod
     @once_differentiable
@@ -189,7 +213,8 @@ class _PixelMLP(torch.autograd.Function):
             else:
                 _tanh_backward(grad, acts[i], grad_input=grad)  # grad * (1 - h_i^2)
 
-        g = grad_logits.reshape(-1, 1)  # (B * P, 1)
+        full = ctx.dtype  # of the inputs and parameters; acts may be in a lower precision
+        g = grad_logits.reshape(-1, 1).to(acts[-1].dtype)  # (B * P, 1)
         h = acts[-1]
         grad_w_out = g.T @ h  # (1, H_n)
         grad_b_out = g.sum(0)
@@ -219,16 +244,12 @@ class _PixelMLP(torch.autograd.Function):
             if cos_a0 is not None:
                 pool.give(cos_a0)
             ctx.cos_a0 = None
+        grads = [*reversed(grad_w), *reversed(grad_b), grad_w_out, grad_b_out]
         return (
-            grad_grid_proj,
-            grad_bias,
+            grad_grid_proj.to(full),
+            grad_bias.to(full),
             None,
-            None,
-            None,
-            *reversed(grad_w),
-            *reversed(grad_b),
-            grad_w_out,
-            grad_b_out,
+            *(grad.to(full) for grad in grads),
         )
 
 
@@ -278,6 +299,7 @@ class CoordinateDecoder(nn.Module):
         self.out = nn.Linear(width, 1)
         self.register_buffer("grid", pixel_grid(self.data_shape), persistent=False)
         self._buffers_pool: _Buffers | None = None
+        self._compute_dtype: torch.dtype | None = None
 
     @contextmanager
     def reuse_buffers(self) -> Iterator[None]:
@@ -291,6 +313,21 @@ class CoordinateDecoder(nn.Module):
             yield
         finally:
             self._buffers_pool = previous
+
+    @contextmanager
+    def compute_dtype(self, dtype: torch.dtype | None) -> Iterator[None]:
+        """Run the per-pixel MLP of training steps in ``dtype`` (None: that of the weights).
+
+        ``torch.bfloat16`` is mixed precision: activations and matrix products in bf16 (on
+        CPUs with AVX512-BF16 or AMX, and on GPUs, several times the fp32 matmul rate), the
+        weights, their gradients, the first layer's sines and the logits in full precision.
+        """
+        previous = self._compute_dtype
+        self._compute_dtype = dtype
+        try:
+            yield
+        finally:
+            self._compute_dtype = previous
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -320,9 +357,8 @@ class CoordinateDecoder(nn.Module):
         if torch.is_grad_enabled() and (
             grid_proj.requires_grad or bias.requires_grad or any(p.requires_grad for p in params)
         ):
-            out = _PixelMLP.apply(
-                grid_proj, bias, self._buffers_pool, self.sine, len(linears), *params
-            )
+            run = _Run(self._buffers_pool, self.sine, len(linears), self._compute_dtype)
+            out = _PixelMLP.apply(grid_proj, bias, run, *params)
         else:
             with torch.no_grad():
                 out, _, _ = _pixel_mlp_forward(

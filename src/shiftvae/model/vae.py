@@ -144,6 +144,7 @@ class ShiftVAE:
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 0,
         resume: bool = False,
+        precision: Literal["fp32", "bf16"] = "fp32",
     ) -> History:
         """Train on ``X`` (N, *data_shape) and return the per-epoch history.
 
@@ -167,6 +168,12 @@ class ShiftVAE:
         resume : bool
             Continue from ``checkpoint`` if it exists; the result equals an uninterrupted run
             with the same seed (on the CPU).
+        precision : {"fp32", "bf16"}
+            "bf16" trains the decoder's per-pixel MLP, nearly all of the work, in mixed
+            precision: bf16 activations and matrix products, fp32 weights, gradients and
+            loss.  About twice as fast where the processor multiplies bf16 natively (AVX512-BF16
+            or AMX CPUs, recent GPUs), at a loss that differs from fp32 training by about as
+            much as two seeds do; elsewhere it can be slower.  Encoding stays fp32.
 
         Returns
         -------
@@ -178,6 +185,8 @@ class ShiftVAE:
         _check_positive_int(batch_size, "batch_size")
         if not (math.isfinite(lr) and lr > 0):
             raise InputError(f"learning rate lr must be a positive number, got {lr!r}")
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         options = TrainOptions(
             epochs=epochs,
             batch_size=batch_size,
@@ -188,6 +197,7 @@ class ShiftVAE:
             checkpoint_path=None if checkpoint is None else Path(checkpoint),
             checkpoint_every=int(checkpoint_every),
             resume=resume,
+            precision=precision,
         )
         dev = resolve_device(device)
         self.module_.to(dev)
