@@ -21,8 +21,14 @@ Each is used as a new user would use it:
   clock and hands over to pyroVED, so the model keeps one optimiser throughout, as pyroVED's.
 
 The KL weight is constant (beta = 1, pyroVED's default ``scale_factor``), the shift scale
-k = 0.5 for both.  ``--bf16`` reports whether shiftvae has a bf16 training mode (it has none
-yet: "not supported").
+k = 0.5 for both.
+
+The networks are identical, parameter for parameter (the script checks the counts):
+pyroVED's ``hidden_dim_d=[128]`` is a coordinate layer of 128 and one hidden layer of 128,
+which is shiftvae's ``hidden=(128, 128)``; pyroVED's default ``hidden_dim_d=[128, 128]``
+adds a second hidden layer, which is shiftvae's ``decoder_hidden=(128, 128, 128)``.
+``--arch`` picks either or both ("2-layer", "3-layer": tanh layers in the decoder).  With
+``--bf16``, shiftvae also trains with ``fit(precision="bf16")`` in the same alternation.
 
 Reported per data set and implementation: epochs/s and samples/s (wall clock; also CPU time
 of the process, which a shared machine disturbs less), the speed ratio shiftvae / pyroVED,
@@ -44,17 +50,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import io
+import itertools
 import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +70,11 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 HIDDEN = (128, 128)
+# decoder depth: pyroVED's hidden_dim_d and the equal shiftvae decoder_hidden
+ARCHS = {
+    "2-layer": {"pyroved_hidden_d": [128], "decoder_hidden": (128, 128)},
+    "3-layer": {"pyroved_hidden_d": [128, 128], "decoder_hidden": (128, 128, 128)},
+}
 LATENT_DIM = 2
 SHIFT_SCALE = 0.5  # k in r + k*dr; pyroVED's dx_prior (and dy_prior) plays the same role
 BATCH_SIZE = 100
@@ -106,20 +118,26 @@ def make_data(name: str, quick: bool) -> DataSet:
 
 
 # -- useful work -----------------------------------------------------------------------------
-def flops_per_sample(shape: tuple[int, ...]) -> float:
+def flops_per_sample(shape: tuple[int, ...], decoder: tuple[int, ...]) -> float:
     """Matmul FLOPs of one training step per sample (forward + backward = 3 x forward).
 
-    Encoder: P*H1 + H1*H2 + H2*2(d+l) multiply-adds.  Coordinate decoder, per pixel:
-    d*H1 (coordinates) + H1*H2 (hidden) + H2 (output), plus l*H1 per sample for the latents.
-    One multiply-add = 2 FLOPs; the backward pass is counted as twice the forward.
-    Both implementations get the same count (it is the model's work, not either's method).
+    Encoder: P*H1 + H1*H2 + H2*2(d+l) multiply-adds.  Coordinate decoder of widths
+    (D1, D2, ...), per pixel: d*D1 (coordinates) + D1*D2 + ... (hidden) + Dn (output), plus
+    l*D1 per sample for the latents.  One multiply-add = 2 FLOPs; the backward pass is
+    counted as twice the forward.  Both implementations get the same count (it is the
+    model's work, not either's method).
     """
     p = math.prod(shape)
     d = len(shape)
     h1, h2 = HIDDEN
     enc = p * h1 + h1 * h2 + h2 * 2 * (d + LATENT_DIM)
-    dec = p * (d * h1 + h1 * h2 + h2) + LATENT_DIM * h1
+    hidden = sum(a * b for a, b in itertools.pairwise(decoder))
+    dec = p * (d * decoder[0] + hidden + decoder[-1]) + LATENT_DIM * decoder[0]
     return 3 * 2 * (enc + dec)
+
+
+def n_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def matmul_peak_gflops(n: int, reps: int = 4) -> float:
@@ -166,20 +184,41 @@ class Runner:
         raise NotImplementedError
 
 
-class ShiftVAERunner(Runner):
-    """shiftvae: one uninterrupted training of ``ShiftVAE(...)`` over all rounds.
+class _RoundOver(Exception):
+    """Raised by the epoch hook of :class:`ShiftVAERunner` at the end of a round."""
 
-    :meth:`train_interleaved` makes the call that ``ShiftVAE.fit`` makes after validating its
-    input (``shiftvae.train.train_module``), with an epoch hook that stops the clock at each
-    round's end and lets the other implementations take their turn.  The model thus trains
-    as with one ``fit(X, epochs=rounds * epochs)``: one optimiser, one batch-order stream.
+
+class ShiftVAERunner(Runner):
+    """shiftvae: one training of ``ShiftVAE(...)`` over all rounds, paused between rounds.
+
+    Each round runs the loop ``ShiftVAE.fit`` runs after validating its input
+    (``shiftvae.train.train_module``) with a checkpoint at every round's end, and the next
+    round resumes from it: shiftvae's resume continues bit for bit (its tests check this), so
+    the model trains as with one ``fit(X, epochs=rounds * epochs)``, with one optimiser and
+    one batch-order stream.  Writing and reading the checkpoint count in the round's time.
+    Everything runs in the main thread: a worker thread made bf16 training about 1.5 times
+    slower here (oneDNN and OpenMP state are per thread).
     """
 
-    def __init__(self, data: DataSet, label: str = "shiftvae"):
+    def __init__(
+        self,
+        data: DataSet,
+        rounds: int,
+        epochs: int,
+        decoder_hidden: tuple[int, ...],
+        work_dir: Path,
+        precision: str = "fp32",
+        label: str = "shiftvae",
+    ):
         import shiftvae as sv
 
         super().__init__(label)
         self.data = data
+        self.tensor = torch.as_tensor(data.X)
+        self.precision = precision
+        self.total_epochs = rounds * epochs
+        self.round_epochs = epochs
+        self.checkpoint = work_dir / f"{label}.pt"
         self.model = sv.ShiftVAE(
             data_shape=data.shape,
             latent_dim=LATENT_DIM,
@@ -187,37 +226,35 @@ class ShiftVAERunner(Runner):
             shift_scale=SHIFT_SCALE,
             likelihood="bernoulli",
             hidden=HIDDEN,
+            decoder_hidden=decoder_hidden,
             seed=0,
         )
 
-    def train_interleaved(self, rounds: int, epochs: int, between: Callable[[], None]) -> None:
-        """Train ``rounds * epochs`` epochs; call ``between()`` (untimed) after each round."""
+    def _hook(self, epoch: int, history) -> None:
+        if (epoch + 1) % self.round_epochs == 0 and epoch + 1 < self.total_epochs:
+            raise _RoundOver
+
+    def train(self, epochs: int) -> None:
         from shiftvae.train import BetaSchedule, TrainOptions, train_module
 
-        clock = [time.perf_counter(), time.process_time()]
-
-        def on_epoch_end(epoch: int, history) -> None:
-            if (epoch + 1) % epochs:
-                return
-            self.wall.append(time.perf_counter() - clock[0])
-            self.cpu.append(time.process_time() - clock[1])
-            self.epochs.append(epochs)
-            self.epochs_done += epochs
-            self.last_loss = float(history.loss[-1])
-            between()
-            clock[:] = [time.perf_counter(), time.process_time()]
-
+        assert epochs == self.round_epochs
         options = TrainOptions(
-            epochs=rounds * epochs,
+            epochs=self.total_epochs,
             batch_size=BATCH_SIZE,
             lr=LR,
             beta=BetaSchedule(BETA, BETA),
             seed=0,
             progress=False,
-            on_epoch_end=on_epoch_end,
+            on_epoch_end=self._hook,
+            checkpoint_path=self.checkpoint,
+            checkpoint_every=self.round_epochs,
+            resume=True,
+            precision=self.precision,
         )
-        data = torch.as_tensor(self.data.X)
-        train_module(self.model.module_, data, options, self.model.history_)
+        history = self.model.history_
+        with contextlib.suppress(_RoundOver):
+            train_module(self.model.module_, self.tensor, options, history)
+        self.last_loss = float(history.loss[-1])
 
     @torch.no_grad()
     def eval_loss(self, seed: int = 123) -> float:
@@ -238,7 +275,7 @@ class ShiftVAERunner(Runner):
 class PyroVEDRunner(Runner):
     """pyroVED: ``iVAE(invariances=['t'])`` trained by ``SVItrainer.step`` once per epoch."""
 
-    def __init__(self, data: DataSet):
+    def __init__(self, data: DataSet, hidden_d: list[int]):
         import pyroved as pv
 
         super().__init__("pyroVED")
@@ -252,7 +289,7 @@ class PyroVEDRunner(Runner):
             latent_dim=LATENT_DIM,
             invariances=["t"],
             hidden_dim_e=list(HIDDEN),
-            hidden_dim_d=list(HIDDEN),
+            hidden_dim_d=list(hidden_d),
             activation="tanh",
             sampler_d="bernoulli",
             seed=0,
@@ -285,83 +322,76 @@ class PyroVEDRunner(Runner):
         return z_loc[:, 0].numpy()  # pyroVED: the first latent is the shift
 
 
-def bf16_support() -> str | None:
-    """How shiftvae trains in bf16, or None where it has no such option."""
-    import shiftvae as sv
-
-    params = inspect.signature(sv.ShiftVAE.fit).parameters
-    return "fit(precision='bf16')" if "precision" in params else None
-
-
-def warm_up(shape: tuple[int, ...], X: np.ndarray) -> None:
+def warm_up(shape: tuple[int, ...], X: np.ndarray, precisions: list[str]) -> None:
     """One short training of throw-away models, so first-call costs are not timed."""
     import pyroved as pv
 
     import shiftvae as sv
 
     small = X[: 2 * BATCH_SIZE]
-    sv.ShiftVAE(shape, hidden=HIDDEN, seed=1).fit(small, epochs=1, progress=False, device="cpu")
+    for precision in precisions:
+        sv.ShiftVAE(shape, hidden=HIDDEN, seed=1).fit(
+            small, epochs=1, progress=False, device="cpu", precision=precision
+        )
     model = pv.models.iVAE(shape, latent_dim=LATENT_DIM, invariances=["t"], device="cpu")
     trainer = pv.trainers.SVItrainer(model, device="cpu")
     trainer.step(pv.utils.init_dataloader(torch.as_tensor(small), batch_size=BATCH_SIZE))
 
 
 # -- one data set ----------------------------------------------------------------------------
-def bench_set(data: DataSet, args, peak_n: int) -> dict:
+def bench_set(data: DataSet, arch: str, args, peak_n: int) -> dict:
     """Alternate the implementations over ``args.rounds`` rounds on one data set.
 
-    Round r runs pyroVED then shiftvae for even r, the reverse for odd r (A B B A ...).
-    shiftvae trains without a break (see :class:`ShiftVAERunner`); pyroVED runs from its
-    end-of-round hook.
+    Round r runs the implementations in one order for even r and in the reverse order for
+    odd r (A B C, C B A, ...), each for ``args.epochs`` epochs; the fp32 matmul peak is
+    measured at the start of every round.
     """
-    warm_up(data.shape, data.X)
-    main = ShiftVAERunner(data)
-    others: list[Runner] = [PyroVEDRunner(data)]
-    runners: list[Runner] = [others[0], main]
-    slots: list[tuple[Runner, int]] = []
-    for r in range(args.rounds):
-        order = [*others, main] if r % 2 == 0 else [main, *others[::-1]]
-        slots += [(runner, r) for runner in order]
-    pending = iter(slots)
+    spec = ARCHS[arch]
+    precisions = ["fp32", "bf16"] if args.bf16 else ["fp32"]
+    warm_up(data.shape, data.X, precisions)
+    pyroved = PyroVEDRunner(data, spec["pyroved_hidden_d"])
+    runners: list[Runner] = [pyroved]
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-shiftvae-"))
+    for precision in precisions:
+        label = "shiftvae" if precision == "fp32" else f"shiftvae-{precision}"
+        runners.append(
+            ShiftVAERunner(
+                data, args.rounds, args.epochs, spec["decoder_hidden"], work_dir, precision, label
+            )
+        )
+    counts = {r.label: n_parameters(getattr(r.model, "module_", r.model)) for r in runners}
+    if len(set(counts.values())) != 1:
+        raise SystemExit(f"the networks differ: parameter counts {counts}")
     peaks: list[float] = []
     loads: list[float | None] = []
-
-    def report(runner: Runner, r: int) -> None:
-        print(
-            f"  [{data.name}] round {r + 1}/{args.rounds} {runner.label:>14}: "
-            f"{runner.wall[-1] / args.epochs:7.2f} s/epoch  loss {runner.last_loss:8.3f}",
-            flush=True,
-        )
-
-    def run_until_main() -> None:
-        """Run the pending slots of the other implementations up to shiftvae's next turn."""
-        for runner, r in pending:
-            if len(peaks) == r:  # a new round begins: measure the matmul peak first
-                peaks.append(matmul_peak_gflops(peak_n))
-                loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
-            if runner is main:
-                return
+    orders = []
+    for r in range(args.rounds):
+        peaks.append(matmul_peak_gflops(peak_n))
+        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
+        order = runners if r % 2 == 0 else runners[::-1]
+        orders.append([runner.label for runner in order])
+        for runner in order:
             runner.run_round(args.epochs)
-            report(runner, r)
-
-    def between() -> None:
-        report(main, len(main.wall) - 1)
-        run_until_main()
-
-    run_until_main()
-    main.train_interleaved(args.rounds, args.epochs, between)
-    flops_epoch = flops_per_sample(data.shape) * len(data.X)
+            print(
+                f"  [{data.name} {arch}] round {r + 1}/{args.rounds} {runner.label:>14}: "
+                f"{runner.wall[-1] / args.epochs:7.2f} s/epoch  loss {runner.last_loss:8.3f}",
+                flush=True,
+            )
+    shutil.rmtree(work_dir, ignore_errors=True)
+    flops_epoch = flops_per_sample(data.shape, spec["decoder_hidden"]) * len(data.X)
     peak = max(peaks)
     out = {
         "data": data.description,
+        "arch": arch,
+        "pyroved_hidden_dim_d": spec["pyroved_hidden_d"],
+        "shiftvae_decoder_hidden": list(spec["decoder_hidden"]),
+        "parameters": counts[pyroved.label],
         "n": len(data.X),
         "shape": list(data.shape),
         "flops_per_epoch": flops_epoch,
         "matmul_peak_gflops": {"best": peak, "per_round": peaks, "n": peak_n},
         "load_average_1min_per_round": loads,
-        "round_order": [
-            [runner.label for runner, r in slots if r == i] for i in range(args.rounds)
-        ],
+        "round_order": orders,
         "implementations": {},
     }
     for runner in runners:
@@ -388,7 +418,7 @@ def bench_set(data: DataSet, args, peak_n: int) -> dict:
             "percent_of_peak": 100 * flops_epoch * eps / 1e9 / peak,
         }
     base = out["implementations"]["pyroVED"]
-    ref = others[0]
+    ref = pyroved
     for runner in runners[1:]:
         res = out["implementations"][runner.label]
         per_round = [
@@ -405,12 +435,13 @@ def bench_set(data: DataSet, args, peak_n: int) -> dict:
 def format_table(results: dict) -> str:
     """A plain-text table of all data sets and implementations."""
     head = (
-        f"{'set':<6} {'implementation':<14} {'epochs':>6} {'epochs/s':>9} {'samples/s':>10} "
+        f"{'set':<9} {'implementation':<14} {'epochs':>6} {'epochs/s':>9} {'samples/s':>10} "
         f"{'ratio':>6} {'ratio(cpu)':>10} {'rounds min-max':>15} {'train loss':>10} "
         f"{'eval loss':>9} {'shift R2':>8} {'GFLOP/s':>8} {'% peak':>7}"
     )
     lines = [head, "-" * len(head)]
-    for name, res in results["sets"].items():
+    for key, res in results["sets"].items():
+        name = key.replace(" ", ":").replace("-layer", "L")
         for label, r in res["implementations"].items():
             ratio, ratio_cpu, spread = "1", "1", ""
             if "ratio_vs_pyroved" in r:
@@ -420,19 +451,17 @@ def format_table(results: dict) -> str:
                 spread = f"{min(per_round):.2f}-{max(per_round):.2f}x"
             r2 = "n/a" if r["shift_r2"] is None else f"{r['shift_r2']:.3f}"
             lines.append(
-                f"{name:<6} {label:<14} {r['epochs']:>6d} {r['epochs_per_s']:>9.3f} "
+                f"{name:<9} {label:<14} {r['epochs']:>6d} {r['epochs_per_s']:>9.3f} "
                 f"{r['samples_per_s']:>10.0f} {ratio:>6} {ratio_cpu:>10} {spread:>15} "
                 f"{r['train_loss_last_epoch']:>10.3f} {r['eval_loss']:>9.3f} {r2:>8} "
                 f"{r['gflops']:>8.1f} {r['percent_of_peak']:>6.1f}%"
             )
         peak = res["matmul_peak_gflops"]
         lines.append(
-            f"{'':<6} fp32 matmul peak ({peak['n']}^3, {results['threads']} threads): best "
+            f"{'':<9} fp32 matmul peak ({peak['n']}^3, {results['threads']} threads): best "
             f"{peak['best']:.1f} GFLOP/s, per round "
             + ", ".join(f"{p:.0f}" for p in peak["per_round"])
         )
-    if "bf16" in results:
-        lines.append(f"bf16: {results['bf16']}")
     return "\n".join(lines)
 
 
@@ -473,14 +502,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None, help="alternations (3; quick 2)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma list of " + ",".join(SETS))
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2)")
+    parser.add_argument("--arch", default=",".join(ARCHS), help="comma list of " + ",".join(ARCHS))
     parser.add_argument(
-        "--bf16", action="store_true", help="bf16 too, where shiftvae supports it (reported)"
+        "--bf16", action="store_true", help="also shiftvae with fit(precision='bf16')"
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
     args.epochs = args.epochs or (1 if args.quick else 2)
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    args.arch = [a.strip() for a in args.arch.split(",") if a.strip()]
+    unknown = [a for a in args.arch if a not in ARCHS]
+    if unknown:
+        parser.error(f"unknown --arch {unknown}; choose from {', '.join(ARCHS)}")
     if args.out is None:
         name = "bench_vs_pyroved_quick.json" if args.quick else "bench_vs_pyroved.json"
         args.out = HERE / "results" / name
@@ -513,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "config": {
             "hidden": list(HIDDEN),
+            "archs": {a: ARCHS[a] for a in args.arch},
+            "bf16": args.bf16,
             "latent_dim": LATENT_DIM,
             "shift_scale_k": SHIFT_SCALE,
             "batch_size": BATCH_SIZE,
@@ -528,31 +564,28 @@ def main(argv: list[str] | None = None) -> int:
         "sets": {},
     }
     tic = time.perf_counter()
-    if args.bf16:
-        how = bf16_support()
-        if how is None:
-            results["bf16"] = "not supported (ShiftVAE.fit has no precision option)"
-        else:  # pragma: no cover - no such option yet; extend bench_set when there is one
-            results["bf16"] = f"supported through {how}, but not timed by this script yet"
-        print(f"bf16: {results['bf16']}")
     for name in args.sets:
         data = make_data(name, args.quick)
-        print(f"{name}: {data.description}, shape {data.shape}", flush=True)
-        results["sets"][name] = bench_set(data, args, peak_n)
+        for arch in args.arch:
+            print(f"{name} {arch}: {data.description}, shape {data.shape}", flush=True)
+            results["sets"][f"{name} {arch}"] = bench_set(data, arch, args, peak_n)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     results["environment"]["load_average_at_end"] = list(load) if load else None
     results["environment"]["total_seconds"] = time.perf_counter() - tic
     table = format_table(results)
     print()
     print(table)
-    ratios = [
-        r["ratio_vs_pyroved"]
-        for res in results["sets"].values()
-        for label, r in res["implementations"].items()
-        if label == "shiftvae"
-    ]
-    if ratios:
-        print(f"\nshiftvae / pyroVED speed: median {statistics.median(ratios):.2f}x over sets")
+    for label in ("shiftvae", "shiftvae-bf16"):
+        ratios = [
+            res["implementations"][label]["ratio_vs_pyroved"]
+            for res in results["sets"].values()
+            if label in res["implementations"]
+        ]
+        if ratios:
+            print(
+                f"{label} / pyroVED speed: median {statistics.median(ratios):.2f}x, "
+                f"min {min(ratios):.2f}x over {len(ratios)} sets"
+            )
     results["table"] = table
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
