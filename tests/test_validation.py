@@ -316,6 +316,22 @@ CASES: dict[str, Case] = {
         cli=["--epochs", "0"],
         cli_match=r"argument --epochs: --epochs must be 'auto' or a positive integer, got '0'",
     ),
+    "coord-frequency-out-of-range": Case(
+        npy(lattice()),
+        fit_with(coord_frequency=-2.0),
+        r"coord_frequency must be 'auto', None or a positive number of cycles per patch side, "
+        r"got -2.0",
+        cli=["--coord-frequency", "-2"],
+        cli_match=r"argument --coord-frequency: --coord-frequency must be 'auto' or 'none' or "
+        r"a positive number, got '-2'",
+    ),
+    "precision-unknown": Case(
+        npy(lattice()),
+        fit_with(precision="fp16"),
+        r"precision must be 'fp32' or 'bf16', got 'fp16'",
+        cli=["--precision", "fp16"],
+        cli_match=r"argument --precision: invalid choice: 'fp16'",
+    ),
     "learning-rate-out-of-range": Case(
         npy(lattice()),
         fit_with(lr=-1.0),

@@ -71,6 +71,7 @@ class FitConfig:
     phases: int | Literal["auto"] | None = "auto"
     seed: int = 0
     device: str = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -286,6 +287,7 @@ def fit_image(
         beta=(config.beta_start, config.beta_end),
         lr=config.lr,
         device=config.device,
+        precision=config.precision,
         progress=progress,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,

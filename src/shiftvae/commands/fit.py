@@ -141,6 +141,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16: mixed-precision training, about twice as fast on CPUs with AVX512-BF16 "
+        "or AMX and on recent GPUs (default fp32)",
+    )
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -212,6 +219,7 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         beta_end=beta[1],
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
         phases=None if phases == "none" else phases,
     )
     values.update(override)

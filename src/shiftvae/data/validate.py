@@ -203,6 +203,9 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
         and (device in ("auto", "cpu", "cuda") or device.startswith("cuda:"))
     ):
         raise InputError(f"{name('device')} must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    precision = get("precision")
+    if precision is not None and precision not in ("fp32", "bf16"):
+        raise InputError(f"{name('precision')} must be 'fp32' or 'bf16', got {precision!r}")
     normalize = get("normalize")
     if normalize not in (None, "image", "patch"):
         raise InputError(f"{name('normalize')} must be 'image', 'patch' or None, got {normalize!r}")
