@@ -96,16 +96,20 @@ def test_decoder_output_matches_materialised_grid(case):
     torch.testing.assert_close(fast_nograd, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_loss_and_gradients_match_reference(case):
+def reference_case(case: str):
+    """Module, batch, noise and parameters of a case, with the reference loss and gradients."""
     shape, hidden, freq = CASES[case]
     module = module_for(shape, hidden, coord_frequency=freq)
     x = batch(shape)
     noise = torch.randn(x.shape[0], len(shape) + 2, generator=torch.Generator().manual_seed(3))
     params = [p for _, p in module.named_parameters()]
-
     expected = reference_loss(module, x, 0.5, noise)
-    expected_grads = torch.autograd.grad(expected, params)
+    return module, x, noise, params, expected, torch.autograd.grad(expected, params)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_loss_and_gradients_match_reference(case):
+    module, x, noise, params, expected, expected_grads = reference_case(case)
     with module.decoder.reuse_buffers():  # the training path, buffers recycled across steps
         for _ in range(3):
             loss = module.loss(x, 0.5, noise).loss
@@ -215,13 +219,7 @@ def test_model_pickles_without_work_buffers():
 @pytest.mark.parametrize("case", ["1d", "2d-deep", "2d-sine"])
 def test_bf16_loss_and_gradients_are_close_to_fp32(case):
     """Mixed precision: bf16 activations and products, fp32 weights, gradients and loss."""
-    shape, hidden, freq = CASES[case]
-    module = module_for(shape, hidden, coord_frequency=freq)
-    x = batch(shape)
-    noise = torch.randn(x.shape[0], len(shape) + 2, generator=torch.Generator().manual_seed(3))
-    params = [p for _, p in module.named_parameters()]
-    expected = reference_loss(module, x, 0.5, noise)
-    expected_grads = torch.autograd.grad(expected, params)
+    module, x, noise, params, expected, expected_grads = reference_case(case)
     with module.decoder.reuse_buffers(), module.decoder.compute_dtype(torch.bfloat16):
         loss = module.loss(x, 0.5, noise).loss
         grads = torch.autograd.grad(loss, params)

@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 
 PREFIX = {"vae": "fig6", "shift_vae": "fig7"}
 QUICK = {"epochs": 5, "step_fraction": 2, "crop": 256}
-FULL = {"epochs": 50, "step_fraction": 4, "crop": None}
+FULL = {"epochs": "auto", "step_fraction": None, "crop": None}
 
 
 def fit_config(image: Image, quick: bool, seed: int, opts: dict[str, Any]) -> FitConfig:
     """The image fit shared by both models: window of ~2.5 periods unless given; the step is
-    window / 4 (full) or window / 2 (quick and the paper), since the images here are small."""
+    window / 2 (quick, the paper's) or that of ``shiftvae fit`` (full: window / 2, or less on
+    small images so that about 2500 patches fit), and the full run trains as long as
+    ``shiftvae fit`` does (epochs="auto")."""
     base = FitConfig(
         window=opts.get("window"),
         epochs=pick(quick, QUICK["epochs"], FULL["epochs"], opts.get("epochs")),
@@ -42,8 +44,8 @@ def fit_config(image: Image, quick: bool, seed: int, opts: dict[str, Any]) -> Fi
     )
     geo = resolve_geometry(image, base)
     fraction = pick(quick, QUICK["step_fraction"], FULL["step_fraction"])
-    step = opts.get("step") or max(1, geo["window"] // fraction)
-    return replace(base, window=geo["window"], step=int(step))
+    step = opts.get("step") or (geo["step"] if fraction is None else geo["window"] // fraction)
+    return replace(base, window=geo["window"], step=max(1, int(step)))
 
 
 def _extent(result: FitResult) -> tuple[float, float, float, float]:
