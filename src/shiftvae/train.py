@@ -23,7 +23,6 @@ from shiftvae.model.module import ShiftVAEModule
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class BetaSchedule:
     """KL weight per epoch: linear ramp from ``start`` to ``end`` over a share of training.
