@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     image = load(args.image, args.size, seed=0)
     epochs = args.epochs if args.epochs == "auto" else int(args.epochs)
     config = FitConfig(epochs=epochs, phases=None if args.phases == "none" else "auto")
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    spawn = multiprocessing.get_context("spawn")  # forked workers hang in OpenMP threads
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=spawn) as pool:
         grid = run_grid(image, config, args.grid or args.out / "grid", pool)
     ok = [r for r in grid if r["status"] == "ok"]
     target = max(r["physicality"] for r in ok)
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     close = sum(r["physicality"] >= (1 - TOLERANCE) * target for r in ok)
     random_order = (len(grid) + 1) / (close + 1)
     studies = []
-    with ProcessPoolExecutor(max_workers=1) as pool:  # one trial at a time: a fair count
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:  # one trial at a time
         for seed in seeds:
             res = run_tune(
                 image, config, args.out / f"tune-seed{seed}", seed, target, args.max_trials, pool

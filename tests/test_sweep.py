@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import multiprocessing
+import os
 import socket
+import subprocess
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -340,6 +344,50 @@ def test_runner_threads_do_not_oversubscribe_cores(monkeypatch):
         runner = shiftvae.executors.Runner(pool)
         assert (runner.slots, runner.threads) == (4, 4)
     assert shiftvae.executors.threads_per_worker(32) == 1
+
+
+def test_runner_gives_one_thread_per_run_in_a_forking_process_pool(monkeypatch):
+    monkeypatch.setattr(shiftvae.executors.os, "cpu_count", lambda: 16)
+    fork, spawn = (multiprocessing.get_context(m) for m in ("fork", "spawn"))
+    with ProcessPoolExecutor(max_workers=2, mp_context=fork) as pool:
+        with pytest.warns(RuntimeWarning, match="forks its workers.*'spawn'.*8 threads"):
+            assert shiftvae.executors.Runner(pool).threads == 1
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        assert shiftvae.executors.Runner(pool).threads == 8
+
+
+FORKED_SWEEP = """
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing, torch
+import shiftvae as sv
+from shiftvae.pipeline import FitConfig
+torch.set_num_threads(2)
+a = torch.randn(1024, 1024)
+(a @ a).sum()  # this process's OpenMP threads are now running
+image = sv.Image(sv.synthetic.lattice_image(96, period=8.0, seed=1), None, "px", "lattice")
+config = FitConfig(window=16, step=8, epochs=2, phases=None)
+fork = multiprocessing.get_context("fork")
+with warnings.catch_warnings(), ProcessPoolExecutor(1, mp_context=fork) as pool:
+    warnings.simplefilter("ignore", RuntimeWarning)
+    records = sv.sweep(image, [1], [1], config, OUT, executor=pool, progress=False, report=False)
+print(records[0]["status"])
+"""
+
+
+@pytest.mark.slow
+def test_sweep_on_a_forking_process_pool_after_torch_used_threads_does_not_hang(tmp_path):
+    """With two threads per run, the forked worker used to hang in its first parallel op."""
+    code = FORKED_SWEEP.replace("OUT", repr(str(tmp_path / "sweep")))
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=env
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the sweep on a forked worker hung")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]
 
 
 def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):

@@ -12,7 +12,12 @@ every run several times slower):
 * local cluster of ``n`` workers: ``cores // n`` threads per run;
 * a ``concurrent.futures`` pool of ``n`` slots: the same;
 * an existing Dask cluster: per host, its cores divided by the task slots of the workers on
-  that host (the smallest over hosts), asked of the workers themselves.
+  that host (the smallest over hosts), asked of the workers themselves;
+* a ``ProcessPoolExecutor`` that starts its workers by forking (the default on Linux before
+  Python 3.14): one thread per run.  A child forked after this process has used OpenMP
+  threads (any torch computation with more than one thread) hangs on its first parallel
+  torch operation; the runner warns and says how to get more threads (a ``spawn`` or
+  ``forkserver`` context).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +55,15 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 def _is_dask_client(obj: Any) -> bool:
     return type(obj).__module__.startswith("distributed") and hasattr(obj, "scheduler_info")
+
+
+def _forks(executor: Any) -> bool:
+    """Whether ``executor`` is a process pool that forks its workers."""
+    if not isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        return False
+    context = getattr(executor, "_mp_context", None)
+    method = context.get_start_method() if context is not None else None
+    return method == "fork"
 
 
 def _is_dask_future(obj: Any) -> bool:
@@ -79,6 +94,17 @@ class Runner:
         self.is_dask = _is_dask_client(executor)
         self.slots = max(1, int(slots or self._detect_slots()))
         self.threads = self._detect_threads() if threads == -1 else threads
+        if _forks(executor) and self.threads != 1:
+            warnings.warn(
+                "this ProcessPoolExecutor forks its workers, and a forked worker hangs in "
+                "torch's OpenMP threads once this process has used them: each run gets one "
+                "thread; create the pool with "
+                "mp_context=multiprocessing.get_context('spawn') to give each run "
+                f"{threads_per_worker(self.slots)} threads",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.threads = 1
 
     def _detect_slots(self) -> int:
         if self.is_dask:
