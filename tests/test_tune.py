@@ -221,3 +221,13 @@ def test_trainings_to_reach_counts_failed_trainings_too():
     assert tune_module.trainings_to_reach(records, 1.0) == 3
     assert tune_module.trainings_to_reach(records, 1.0, tol=0.0) == 4
     assert tune_module.trainings_to_reach(records[:2], 1.0) is None
+
+
+def test_trainings_to_reach_skips_trials_interrupted_before_training_ended():
+    records = [
+        {"trial": 0, "status": "ok", "physicality": 0.5, "error": ""},
+        {"trial": 1, "status": "failed", "physicality": None, "error": "interrupted"},
+        {"trial": 2, "status": "failed", "physicality": None, "error": "ValueError: bad"},
+        {"trial": 3, "status": "ok", "physicality": 1.0, "error": ""},
+    ]
+    assert tune_module.trainings_to_reach(records, 1.0) == 3

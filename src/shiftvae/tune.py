@@ -394,8 +394,10 @@ def trainings_to_reach(
     records: list[dict[str, Any]], target: float, tol: float = 0.05
 ) -> int | None:
     """How many trainings (trials in order, failed ones included) it took to come within
-    ``tol`` of ``target``; None if none did."""
-    for i, r in enumerate(sorted(records, key=lambda r: r["trial"]), start=1):
+    ``tol`` of ``target``; None if none did.  Trials of a driver that was stopped before their
+    training finished (error "interrupted") were not trainings and do not count."""
+    ran = [r for r in records if r.get("error") != "interrupted"]
+    for i, r in enumerate(sorted(ran, key=lambda r: r["trial"]), start=1):
         value = r.get("physicality")
         if r.get("status") == "ok" and value is not None and value >= (1 - tol) * target:
             return i

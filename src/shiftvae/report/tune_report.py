@@ -107,6 +107,7 @@ def write_tune_outputs(
     write_tune_csv(out / "tune.csv", records)
     best = best_trial(records)
     n_ok = sum(r["status"] == "ok" for r in records)
+    n_trained = sum(r.get("error") != "interrupted" for r in records)
     reached = trainings_to_reach(records, grid, TOL) if grid is not None and records else None
     best_copied = False
     if best is not None:
@@ -153,7 +154,7 @@ def write_tune_outputs(
     else:
         text += (
             f"\n\nGrid search best physicality: {grid:.4f}. Bayesian optimisation did not come "
-            f"within 5% of it ({(1 - TOL) * grid:.4f}) in {len(records)} trainings."
+            f"within 5% of it ({(1 - TOL) * grid:.4f}) in {n_trained} trainings."
         )
     text += f"\n\nThe study is stored in {storage}; run again to add trials."
 
