@@ -231,3 +231,24 @@ def test_trainings_to_reach_skips_trials_interrupted_before_training_ended():
         {"trial": 3, "status": "ok", "physicality": 1.0, "error": ""},
     ]
     assert tune_module.trainings_to_reach(records, 1.0) == 3
+
+
+def asked_betas(storage: str, seed: int, n: int) -> list[tuple[float, float]]:
+    """The betas a study asks for when its driver is restarted before every trial."""
+    dist = optuna.distributions.FloatDistribution(*tune_module.BETA_RANGE, log=True)
+    out = []
+    for i in range(n):
+        study = tune_module.open_study(storage, seed=seed)
+        trial = study.ask({"beta_start": dist, "beta_end": dist})
+        study.tell(trial, float(i))
+        out.append((trial.params["beta_start"], trial.params["beta_end"]))
+    return out
+
+
+def test_studies_of_other_seeds_do_not_share_their_trials(tmp_path):
+    """A seed of seed + trials so far made study 1 replay study 0 one trial later."""
+    first = asked_betas(f"sqlite:///{tmp_path / 'a.db'}", seed=0, n=3)
+    second = asked_betas(f"sqlite:///{tmp_path / 'b.db'}", seed=1, n=3)
+    assert not set(first) & set(second)
+    assert len(set(first)) == 3  # a resumed study does not repeat its random trials
+    assert asked_betas(f"sqlite:///{tmp_path / 'c.db'}", seed=0, n=3) == first

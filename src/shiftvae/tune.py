@@ -91,6 +91,17 @@ def make_sampler(seed: int):
             )
 
 
+def sampler_seed(seed: int, n_before: int) -> int:
+    """The sampler's seed for study ``seed`` resumed after ``n_before`` trials.
+
+    ``seed + n_before`` would make study 1 the continuation of study 0 after its first
+    trial; a seed sequence keeps the streams of different studies unrelated.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(n_before)]).generate_state(1)[0])
+
+
 def open_study(
     storage: str, seed: int = 0, study_name: str = STUDY_NAME, settings: dict | None = None
 ):
@@ -98,8 +109,9 @@ def open_study(
 
     ``settings`` (the fit settings and image shape) are stored with a new study; a stored
     study with other settings is refused, since its physicality values would not compare.
-    The sampler is seeded with ``seed`` plus the number of trials already in the study, so a
-    resumed study does not repeat its first random trials.
+    The sampler's seed is drawn from (``seed``, trials already in the study), so a resumed
+    study does not repeat its first random trials and studies of different seeds do not
+    share theirs.
     """
     optuna = _optuna()
     try:
@@ -130,7 +142,7 @@ def open_study(
             )
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise InputError(f"the study {study_name!r} in {redact(storage)} is not a shiftvae study")
-    study.sampler = make_sampler(seed + n_before)
+    study.sampler = make_sampler(sampler_seed(seed, n_before))
     return study
 
 
