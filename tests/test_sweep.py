@@ -7,6 +7,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -380,14 +381,22 @@ def test_sweep_on_a_forking_process_pool_after_torch_used_threads_does_not_hang(
     """With two threads per run, the forked worker used to hang in its first parallel op."""
     code = FORKED_SWEEP.replace("OUT", repr(str(tmp_path / "sweep")))
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # on a hang, the forked worker is killed with its parent
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=env
-        )
+        out, err = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         pytest.fail("the sweep on a forked worker hung")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["ok"]
+    assert proc.returncode == 0, err
+    assert out.split() == ["ok"]
 
 
 def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):
