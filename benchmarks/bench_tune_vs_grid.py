@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     reached = [c for c in counts if c is not None]
     summary = {
         "image": args.image or f"modulated_lattice(size={args.size}, period=8, seed=0)",
-        "grid_folder": str(args.grid or args.out / "grid"),
+        "grid_folder": (args.grid or args.out / "grid").name,  # no local paths in results
         "config": asdict(config),
         "grid": {
             "trainings": len(grid),
