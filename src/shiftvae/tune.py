@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
+
 from shiftvae.errors import InputError, missing_extra
 from shiftvae.executors import Runner, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
@@ -34,6 +36,7 @@ BETA_RANGE = (0.1, 10.0)
 STUDY_NAME = "shiftvae-beta"
 N_STARTUP_TRIALS = 4  # random trials before the Gaussian-process model takes over
 _SETTINGS_ATTR = "shiftvae_settings"
+INTERRUPTED = "interrupted"  # error of a trial whose training never finished
 
 
 def _optuna():
@@ -97,8 +100,6 @@ def sampler_seed(seed: int, n_before: int) -> int:
     ``seed + n_before`` would make study 1 the continuation of study 0 after its first
     trial; a seed sequence keeps the streams of different studies unrelated.
     """
-    import numpy as np
-
     return int(np.random.SeedSequence([int(seed), int(n_before)]).generate_state(1)[0])
 
 
@@ -356,7 +357,7 @@ def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_
         for fut, trial in pending.items():  # interrupted: stop and close the open trials
             fut.cancel()
             with contextlib.suppress(Exception):
-                trial.set_user_attr("error", "interrupted")
+                trial.set_user_attr("error", INTERRUPTED)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
     if todo > 0:
         log.warning(
@@ -392,7 +393,7 @@ def trial_records(study) -> list[dict[str, Any]]:
         if rec["status"] == "ok":
             rec["error"] = ""
         else:  # a failed trial without an error message never finished its training
-            rec["error"] = attrs.get("error") or "interrupted"
+            rec["error"] = attrs.get("error") or INTERRUPTED
         out.append(rec)
     return out
 
@@ -402,13 +403,18 @@ def best_trial(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(ok, key=lambda r: r["physicality"]) if ok else None
 
 
+def was_trained(record: dict[str, Any]) -> bool:
+    """Whether a trial record stands for a training (finished, or failed on its own)."""
+    return record.get("error") != INTERRUPTED
+
+
 def trainings_to_reach(
     records: list[dict[str, Any]], target: float, tol: float = 0.05
 ) -> int | None:
     """How many trainings (trials in order, failed ones included) it took to come within
     ``tol`` of ``target``; None if none did.  Trials of a driver that was stopped before their
-    training finished (error "interrupted") were not trainings and do not count."""
-    ran = [r for r in records if r.get("error") != "interrupted"]
+    training finished were not trainings and do not count."""
+    ran = [r for r in records if was_trained(r)]
     for i, r in enumerate(sorted(ran, key=lambda r: r["trial"]), start=1):
         value = r.get("physicality")
         if r.get("status") == "ok" and value is not None and value >= (1 - tol) * target:

@@ -102,12 +102,12 @@ def write_tune_outputs(
 ) -> dict[str, Any]:
     """tune.csv, tune.json, best/, figures and report.html in ``out``; returns the summary."""
     from shiftvae.sweep import copy_run
-    from shiftvae.tune import best_trial, trainings_to_reach
+    from shiftvae.tune import best_trial, trainings_to_reach, was_trained
 
     write_tune_csv(out / "tune.csv", records)
     best = best_trial(records)
     n_ok = sum(r["status"] == "ok" for r in records)
-    n_trained = sum(r.get("error") != "interrupted" for r in records)
+    n_trained = sum(was_trained(r) for r in records)
     reached = trainings_to_reach(records, grid, TOL) if grid is not None and records else None
     best_copied = False
     if best is not None:
