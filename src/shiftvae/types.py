@@ -89,12 +89,17 @@ class Encoding:
     shift_mean, shift_std : ndarray, shape (N, d)
         Encoded shift in pixels (samples) of the input grid, axes (row, col) for images;
         shape (N, 0) for a plain VAE.
+    phase_mean, phase_std : ndarray, shape (N, 2), or None
+        With the torus position: the position as angles 2 pi (u, v) in (-pi, pi], u and v the
+        fractional coordinates along the lattice vectors, and the wrapped normal's sigma.
     """
 
     z_mean: np.ndarray
     z_std: np.ndarray
     shift_mean: np.ndarray
     shift_std: np.ndarray
+    phase_mean: np.ndarray | None = None
+    phase_std: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.z_mean.shape[0])

@@ -1,21 +1,31 @@
 """The maths of the shift-VAE as a plain ``nn.Module``: inference, generation, loss.
 
-loss = E_q[-log p(x | z, s)] + beta * KL(q(z, s | x) || N(0, I))
+loss = E_q[-log p(x | z, s)] + beta * KL(q(z, s | x) || p(z, s))
 
-The first ``d`` latents are the shift ``dr`` (d = 0 for the plain VAE), the remaining ``l``
-are the conventional latents.  The expectation is estimated with one reparameterised sample.
+The first ``d`` latents are the position (d = 0 for the plain VAE), the remaining ``l`` are
+the conventional latents with prior N(0, I).  The position is either the paper's Gaussian
+shift ``dr`` (prior N(0, I)) or, with ``position="torus"``, two angles 2 pi (u, v) of the
+fractional position in the unit cell (wrapped normal, uniform prior; see
+:mod:`shiftvae.model.position`).  The expectation is estimated with one reparameterised sample.
+
+Decoders: the paper's coordinate MLP (:class:`CoordinateDecoder`) or the Fourier series on the
+reciprocal lattice (:class:`LatticeDecoder`); both take the content z and the position.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from shiftvae.model.decoder import CoordinateDecoder
 from shiftvae.model.encoder import ConvEncoder, MLPEncoder
+from shiftvae.model.lattice_decoder import LatticeDecoder
+from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
+from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,10 @@ class ModelConfig:
     decoder_hidden: tuple[int, ...] | None = None  # decoder widths, if not those of the encoder
     encoder: str = "mlp"  # "mlp" or "conv"
     coord_frequency: float | None = None  # None: tanh first decoder layer; else sine layer
+    position: str = "gaussian"  # "gaussian" (paper's shift) or "torus" (modulo the cell)
+    decoder: str = "coordinate"  # "coordinate" (paper's MLP) or "lattice" (Fourier series)
+    lattice: tuple[tuple[float, float], tuple[float, float]] | None = None  # a1, a2 in px
+    harmonics: int | None = None  # lattice decoder: highest harmonic (None: from the lattice)
     seed: int = 0
 
     @property
@@ -55,20 +69,68 @@ class ShiftVAEModule(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        n_latent = config.shift_dim + config.latent_dim
-        encoder_cls = ConvEncoder if config.encoder == "conv" else MLPEncoder
-        self.encoder = encoder_cls(config.data_shape, n_latent, config.hidden)
-        self.decoder = CoordinateDecoder(
-            config.data_shape,
-            config.latent_dim,
-            config.decoder_hidden or config.hidden,
-            config.shift_scale,
-            config.coord_frequency,
-        )
+        self.torus = config.shift and config.position == "torus"
+        # a torus angle's mean is predicted as a 2-vector (no branch cut): 2 more outputs
+        n_latent = config.shift_dim * (2 if self.torus else 1) + config.latent_dim
+        self.lattice_fit = None
+        if config.lattice is not None:
+            self.lattice_fit = LatticeFit(config.data_shape, config.lattice, config.harmonics)
+        if config.encoder == "lattice":  # reads the aligned motif, not the pixels
+            n_in = (self.lattice_fit.n_coefficients,)
+            self.encoder = MLPEncoder(n_in, n_latent, config.hidden)
+        else:
+            encoder_cls = ConvEncoder if config.encoder == "conv" else MLPEncoder
+            self.encoder = encoder_cls(config.data_shape, n_latent, config.hidden)
+        hidden = config.decoder_hidden or config.hidden
+        if config.decoder == "lattice":
+            self.decoder = LatticeDecoder(
+                config.data_shape, config.latent_dim, hidden, config.lattice, config.harmonics
+            )
+        else:
+            self.decoder = CoordinateDecoder(
+                config.data_shape,
+                config.latent_dim,
+                hidden,
+                config.shift_scale,
+                config.coord_frequency,
+            )
+        if config.lattice is not None:
+            cell = torch.as_tensor(np.asarray(config.lattice), dtype=torch.float32)
+            self.register_buffer("lattice", cell, False)
 
     def inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and std of q(z, s | x), shape (B, d + l) each; shift latents first."""
-        return self.encoder(x)
+        """Mean and std of q(z, s | x), shape (B, d + l) each; position latents first.
+
+        For the torus, the position's mean is the pair of angles in (-pi, pi] and its std the
+        wrapped normal's sigma (the geometric mean of the two std outputs of each angle).
+        """
+        if self.lattice_fit is None:
+            return self.encoder(x)
+        coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
+        # the position is the lattice phase of the patch (the fundamentals' directions) plus
+        # the encoder's correction: found from scratch, training on two similar sublattices
+        # settles with the position known only modulo the half cell that swaps them, and the
+        # content latents then learn the swap instead of the physics
+        anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+        if self.config.encoder == "lattice":
+            angles = torch.atan2(anchor[..., 1], anchor[..., 0])
+            mean, std = self.encoder(self.lattice_fit.aligned(coef, angles))
+        else:
+            mean, std = self.encoder(x)
+        if not self.torus:
+            return mean, std
+        d2 = 2 * self.config.shift_dim
+        angles = angles_from_vectors(mean[:, :d2] + anchor.flatten(1))  # (B, d)
+        sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
+        return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
+
+    def displacement(self, position: torch.Tensor) -> torch.Tensor:
+        """Pixels (B, d) by which the pattern is moved, for position latents (B, d)."""
+        cfg = self.config
+        if self.torus:
+            return position @ self.lattice / TWO_PI  # fractional (u, v) times (a1, a2)
+        half = torch.tensor([(n - 1) / 2 for n in cfg.data_shape], device=position.device)
+        return -position * cfg.shift_scale * half[: cfg.shift_dim]
 
     def split(self, latents: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Split (B, d + l) latents into shift (B, d) or None, and content (B, l)."""
@@ -78,6 +140,16 @@ class ShiftVAEModule(nn.Module):
     def generative(self, latents: torch.Tensor) -> torch.Tensor:
         """Decoder output for (B, d + l) latents: logits or Gaussian means, (B, *S)."""
         shift, z = self.split(latents)
+        if isinstance(self.decoder, LatticeDecoder):
+            if shift is None:
+                return self.decoder(z)
+            if self.torus:
+                return self.decoder(z, angles=shift)
+            return self.decoder(z, pixels=self.displacement(shift))
+        if self.torus:  # the coordinate decoder moves its grid by k * dr
+            cfg = self.config
+            half = torch.tensor([(n - 1) / 2 for n in cfg.data_shape], device=shift.device)
+            shift = -self.displacement(shift) / (cfg.shift_scale * half)
         return self.decoder(z, shift)
 
     def loss(
@@ -98,5 +170,10 @@ class ShiftVAEModule(nn.Module):
         output = self.generative(latents)
         cfg = self.config
         rec = reconstruction_nll(output, x, cfg.likelihood, cfg.gaussian_std).mean()
-        kl = kl_standard_normal(mean, std).mean()
+        if self.torus:
+            d = cfg.shift_dim
+            kl = kl_wrapped_normal_uniform(std[:, :d]) + kl_standard_normal(mean[:, d:], std[:, d:])
+            kl = kl.mean()
+        else:
+            kl = kl_standard_normal(mean, std).mean()
         return LossOutput(loss=rec + beta * kl, reconstruction=rec, kl=kl)

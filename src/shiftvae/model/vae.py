@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +85,10 @@ class ShiftVAE:
         encoder: Literal["mlp", "conv"] = "mlp",
         gaussian_std: float = 0.1,
         coord_frequency: float | None = None,
+        position: Literal["gaussian", "torus"] = "gaussian",
+        decoder: Literal["coordinate", "lattice"] = "coordinate",
+        lattice: ArrayLike | None = None,
+        harmonics: int | None = None,
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -99,6 +103,9 @@ class ShiftVAE:
             gaussian_std,
             coord_frequency,
             seed,
+        )
+        self.config = replace(
+            self.config, **_lattice_options(self.config, position, decoder, lattice, harmonics)
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(self.config.seed)
@@ -202,6 +209,9 @@ class ShiftVAE:
         dev = resolve_device(device)
         self.module_.to(dev)
         tensor = torch.as_tensor(data, device=dev)
+        fit = self.module_.lattice_fit
+        if fit is not None and not len(self.history_) and not resume:
+            fit.set_scale(tensor)  # the aligned motif's input scale, from the first data seen
         train_module(self.module_, tensor, options, self.history_)
         return self.history_
 
@@ -230,6 +240,17 @@ class ShiftVAE:
         mean = np.concatenate(means).astype(np.float64)
         std = np.concatenate(stds).astype(np.float64)
         d = self.shift_dim
+        if self.config.position == "torus" and d:
+            cell = np.asarray(self.config.lattice, dtype=np.float64)  # rows a1, a2
+            frac_std = std[:, :d] / (2 * np.pi)
+            return Encoding(
+                z_mean=mean[:, d:],
+                z_std=std[:, d:],
+                shift_mean=mean[:, :d] / (2 * np.pi) @ cell,  # u a1 + v a2, |u|, |v| <= 1/2
+                shift_std=np.sqrt(frac_std**2 @ cell**2),
+                phase_mean=mean[:, :d],
+                phase_std=std[:, :d],
+            )
         px = self._pixels_per_shift_unit()  # (d,)
         return Encoding(
             z_mean=mean[:, d:],
@@ -260,7 +281,11 @@ class ShiftVAE:
             s = np.atleast_2d(np.asarray(shift, dtype=np.float32))
             if s.shape != dr.shape:
                 raise InputError(f"shift must have shape {dr.shape}, got {s.shape}")
-            dr = (-s / self._pixels_per_shift_unit()).astype(np.float32)
+            if self.config.position == "torus":  # pixels to angles 2 pi (u, v)
+                cell = np.asarray(self.config.lattice, dtype=np.float64)
+                dr = (2 * np.pi * s @ np.linalg.inv(cell)).astype(np.float32)
+            else:
+                dr = (-s / self._pixels_per_shift_unit()).astype(np.float32)
         latents = torch.as_tensor(np.concatenate([dr, z_arr], axis=1), device=self.device)
         out = self.module_.generative(latents)
         return mean_image(out, self.config.likelihood).float().cpu().numpy()
@@ -319,6 +344,8 @@ def load_model(path: str | Path) -> ShiftVAE:
         raise ReaderError(f"{path} is not a shiftvae model file ({exc})") from exc
     cfg["data_shape"] = tuple(cfg["data_shape"])
     cfg["hidden"] = tuple(cfg["hidden"])
+    if cfg.get("lattice") is not None:
+        cfg["lattice"] = np.asarray(cfg["lattice"], dtype=np.float64)
     if cfg.get("decoder_hidden") is not None:
         cfg["decoder_hidden"] = tuple(cfg["decoder_hidden"])
     model = ShiftVAE(**cfg)
@@ -380,8 +407,8 @@ def _make_config(
         raise InputError(f"shift_scale must be in (0, 1], got {shift_scale!r}")
     if likelihood not in ("bernoulli", "gaussian"):
         raise InputError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-    if encoder not in ("mlp", "conv"):
-        raise InputError(f"encoder must be 'mlp' or 'conv', got {encoder!r}")
+    if encoder not in ("mlp", "conv", "lattice"):
+        raise InputError(f"encoder must be 'mlp', 'conv' or 'lattice', got {encoder!r}")
     widths = _widths(hidden, "hidden")
     decoder_widths = None if decoder_hidden is None else _widths(decoder_hidden, "decoder_hidden")
     if not (gaussian_std > 0):
@@ -409,3 +436,39 @@ def _make_config(
         coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
     )
+
+
+def _lattice_options(config, position, decoder, lattice, harmonics) -> dict[str, Any]:
+    """Checked position, decoder, lattice and harmonics options (an InputError names any)."""
+    if position not in ("gaussian", "torus"):
+        raise InputError(f"position must be 'gaussian' or 'torus', got {position!r}")
+    if decoder not in ("coordinate", "lattice"):
+        raise InputError(f"decoder must be 'coordinate' or 'lattice', got {decoder!r}")
+    needs_lattice = (
+        (position == "torus" and config.shift)
+        or decoder == "lattice"
+        or config.encoder == "lattice"
+    )
+    if needs_lattice and len(config.data_shape) != 2:
+        raise InputError("position='torus' and decoder='lattice' need 2D patches (H, W)")
+    cell = None
+    if lattice is not None:
+        cell = np.asarray(lattice, dtype=np.float64)
+        if cell.shape != (2, 2) or not np.isfinite(cell).all():
+            raise InputError(f"lattice must be two (row, col) vectors in pixels, got {lattice!r}")
+        area = abs(float(np.linalg.det(cell)))
+        if area < 1.0 or min(np.linalg.norm(cell, axis=1)) < 2.0:
+            raise InputError(
+                f"lattice vectors {cell.tolist()} must be at least 2 px long and not "
+                "collinear (a unit cell of at least 1 px^2)"
+            )
+        cell = tuple(tuple(float(v) for v in row) for row in cell)
+    elif needs_lattice:
+        raise InputError(
+            "position='torus', decoder='lattice' and encoder='lattice' need the lattice vectors "
+            "in patch pixels "
+            "(lattice=[[a1_row, a1_col], [a2_row, a2_col]]; sv.estimate_lattice finds them)"
+        )
+    if harmonics is not None:
+        _check_positive_int(harmonics, "harmonics")
+    return {"position": position, "decoder": decoder, "lattice": cell, "harmonics": harmonics}
