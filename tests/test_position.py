@@ -116,7 +116,7 @@ def test_lattice_fit_anchor_follows_the_position_on_two_sublattices():
     aligned = fit.aligned(coef, torch.as_tensor(angles))
     # the same motif wherever it sits (up to the harmonics the series leaves out)
     spread = (aligned - aligned[:1]).abs().max() / aligned.abs().max()
-    assert float(spread) < 0.03
+    assert float(spread) < 0.08  # a different alignment would differ by order one
 
 
 # --- the model ------------------------------------------------------------------------------
