@@ -274,11 +274,17 @@ CASES: dict[str, Case] = {
         fit_with(),
         r"patches of the image \(\d+%\) have no contrast at all .* crop the image",
     ),
-    "no-lattice-for-auto-window": Case(
+    "torus-without-lattice": Case(
         npy(np.random.default_rng(0).random((64, 64))),
-        fit_with(window=None),
-        r"no clear lattice periodicity: .*; give the window by hand .*--window",
-        cli=[],
+        fit_with(window=None, position="torus"),
+        r"position='torus' needs a lattice, and none was found .*--lattice",
+        cli=["--position", "torus"],
+    ),
+    "lattice-larger-than-image": Case(
+        npy(lattice()),
+        fit_with(lattice=((0.0, 100.0), (100.0, 0.0))),
+        r"lattice vector a1 = \(0, 100\) px is larger than the image",
+        cli=["--lattice", "0,100;100,0"],
     ),
     # --- options --------------------------------------------------------------------------------
     "window-out-of-range": Case(

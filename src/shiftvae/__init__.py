@@ -15,6 +15,7 @@ from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data import synthetic
 from shiftvae.data.io import read_image
+from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     InputError,
@@ -43,7 +44,9 @@ __all__ = [
     "InputError",
     "LatentMaps",
     "LatentTraversal",
+    "Lattice",
     "MissingExtraError",
+    "NoLatticeError",
     "OutputError",
     "Patches",
     "ReaderError",
@@ -52,6 +55,7 @@ __all__ = [
     "ShiftVAEError",
     "TrainingDivergedError",
     "__version__",
+    "estimate_lattice",
     "estimate_period",
     "extract_patches",
     "fit_image",

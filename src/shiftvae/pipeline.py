@@ -20,6 +20,8 @@ import numpy as np
 
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
+from shiftvae.data.centers import check_lattice_option
+from shiftvae.data.lattice import MIN_LATTICE_SIDE, Lattice, NoLatticeError, estimate_lattice
 from shiftvae.data.patches import WINDOW_PERIODS, estimate_period, extract_patches
 from shiftvae.data.validate import check_fit_options, check_patches
 from shiftvae.errors import InputError
@@ -28,7 +30,10 @@ from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 log = logging.getLogger(__name__)
 
-MAX_AUTO_WINDOW = 24  # px after binning: decoder cost grows with the pixels of a patch
+MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
+MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)
+LATTICE_WINDOW_CELLS = 1.5  # automatic window with a lattice: 1.5 times the longer period
+NO_LATTICE_WINDOW = 64  # automatic window when the image shows no lattice (at most side / 4)
 MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
 MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
 FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods per patch side
@@ -49,6 +54,14 @@ class FitConfig:
     from the start; None: the paper's tanh layer), see :class:`shiftvae.ShiftVAE`.
     ``epochs="auto"`` trains for at least 2500 optimisation steps (50 to 400 epochs, see
     :func:`auto_epochs`), so that a small image gets as many updates as a large one.
+
+    ``lattice`` is "auto" (found by :func:`~shiftvae.data.lattice.estimate_lattice`), None
+    (the paper's model, no lattice) or two (row, col) vectors in pixels of the image.  With a
+    lattice, the "auto" ``position``, ``decoder`` and ``encoder`` are the torus position
+    modulo the unit cell and the lattice Fourier coder, the window is 1.5 times the longer
+    period, and patches keep their pixels up to 96 px per side; without one they are the
+    paper's Gaussian shift, coordinate decoder and MLP encoder, and an image with no lattice
+    at all gets a 64 px window (at most a quarter of its smaller side) and a warning.
     """
 
     window: int | None = None
@@ -61,7 +74,10 @@ class FitConfig:
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     hidden: tuple[int, ...] = (128, 128)
     decoder_hidden: tuple[int, ...] | None = None
-    encoder: Literal["mlp", "conv"] = "mlp"
+    encoder: Literal["auto", "mlp", "conv", "lattice"] = "auto"
+    position: Literal["auto", "gaussian", "torus"] = "auto"
+    decoder: Literal["auto", "coordinate", "lattice"] = "auto"
+    lattice: Literal["auto"] | tuple | list | None = "auto"
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"
     batch_size: int = 100
@@ -108,27 +124,86 @@ def bin_image(image: Image, factor: int) -> Image:
     )
 
 
+def resolve_lattice(image: Image, config: FitConfig) -> Lattice | None:
+    """The lattice of the fit: estimated ("auto"), given in image pixels, or None.
+
+    An image without a clear lattice gets None with a one-line warning when the lattice is
+    "auto" and nothing else asks for it; a given lattice that does not fit the image, or a
+    torus position / lattice coder asked for without a lattice, is an InputError.
+    """
+    wanted = [
+        f"{name}={value!r}"
+        for name, value in (
+            ("position", config.position),
+            ("decoder", config.decoder),
+            ("encoder", config.encoder),
+        )
+        if value in ("torus", "lattice")
+    ]
+    if config.lattice is None:
+        if wanted:
+            raise InputError(f"{', '.join(wanted)} needs a lattice, but lattice=None was given")
+        return None
+    if not isinstance(config.lattice, str):
+        lattice = Lattice(np.asarray(config.lattice, dtype=np.float64), np.zeros(2), 1.0)
+        check_lattice_option(lattice, image.data.shape)
+        return lattice
+    if min(image.data.shape) < MIN_LATTICE_SIDE:
+        exc: Exception = NoLatticeError(f"{image.data.shape} px is too small to find a lattice")
+        if wanted:
+            raise InputError(f"{', '.join(wanted)} needs a lattice, and none was found ({exc})")
+        return None
+    try:
+        return estimate_lattice(image)
+    except NoLatticeError as exc:
+        if wanted:
+            raise InputError(
+                f"{', '.join(wanted)} needs a lattice, and none was found ({exc}); give the "
+                "lattice vectors by hand (--lattice)"
+            ) from exc
+        return None
+
+
+def resolve_model(config: FitConfig, lattice: Lattice | None) -> dict[str, str]:
+    """Position, decoder and encoder: the lattice's ("auto" with a lattice) or the paper's."""
+    with_lattice = lattice is not None
+    choices = {
+        "position": ("torus", "gaussian"),
+        "decoder": ("lattice", "coordinate"),
+        "encoder": ("lattice", "mlp"),
+    }
+    return {
+        name: (options[0] if with_lattice else options[1])
+        if getattr(config, name) == "auto"
+        else getattr(config, name)
+        for name, options in choices.items()
+    }
+
+
 def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
-    """Window, step and binning in original pixels, the period estimate if one was needed."""
-    period = None
+    """Window, step and binning in original pixels, the lattice and the model's parts."""
+    lattice = resolve_lattice(image, config)
+    parts = resolve_model(config, lattice)
+    period = None if lattice is None else float(lattice.periods.min())
     window = config.window
     if window is None:
-        period = float(estimate_period(image))
-        window = max(8, round(2.5 * period / 2) * 2)
-        window = min(window, min(image.data.shape))
-        log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
+        window = _auto_window(image, lattice)
+        if lattice is None:
+            period = _period_or_none(image)
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
+    lattice_coder = "lattice" in (parts["decoder"], parts["encoder"])
     if config.binning == "auto":
-        binning = max(1, math.ceil(window / MAX_AUTO_WINDOW))
+        most = MAX_LATTICE_WINDOW if lattice_coder else MAX_AUTO_WINDOW
+        binning = max(1, math.ceil(window / most))
     else:
         binning = int(config.binning)
         if binning < 1:
             raise InputError(f"binning must be a positive integer, got {config.binning!r}")
     binning = min(binning, max(1, window // 8))  # keep >= 8 px per patch side
     if config.step is None:  # a multiple of the binning, so the grid is exact
-        if period is None:
+        if period is None and lattice is None and config.window is not None:
             period = _period_or_none(image)
         step = auto_step(image.data.shape, window, period)
         step = max(1, round(step / binning)) * binning
@@ -141,8 +216,34 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         "step": int(step),
         "binning": binning,
         "period_px": period,
+        "lattice": None if lattice is None else lattice.as_dict(),
+        **parts,
         "coord_frequency": resolve_coord_frequency(config, window, period, image),
     }
+
+
+def _auto_window(image: Image, lattice: Lattice | None) -> int:
+    """1.5 cells with a lattice; 2.5 periods of the strongest planes without; 64 px (at
+    most a quarter of the smaller side) with a warning when there is no periodicity."""
+    side = min(image.data.shape)
+    if lattice is not None:
+        window = round(LATTICE_WINDOW_CELLS * float(lattice.periods.max()))
+        log.info("lattice periods %s px: window %d px", lattice.periods.round(2).tolist(), window)
+    else:
+        try:
+            period = float(estimate_period(image))
+        except InputError as exc:
+            window = min(NO_LATTICE_WINDOW, max(8, side // 4))
+            log.warning(
+                "no lattice found: default window of %d px and the paper's model "
+                "(give --window or --lattice to choose)",
+                window,
+            )
+            log.info("period estimate: %s", exc)
+            return window
+        window = round(WINDOW_PERIODS * period / 2) * 2
+        log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
+    return int(min(max(8, window), side))
 
 
 def resolve_coord_frequency(
@@ -274,8 +375,11 @@ def fit_image(
         likelihood=config.likelihood,
         hidden=config.hidden,
         decoder_hidden=config.decoder_hidden,
-        encoder=config.encoder,
+        encoder=geo["encoder"],
         coord_frequency=geo["coord_frequency"],
+        position=geo["position"],
+        decoder=geo["decoder"],
+        lattice=_patch_lattice(geo, b),
         seed=config.seed,
     )
     model.metadata.update(geometry_metadata(image, patches, geo, config))
@@ -304,6 +408,20 @@ def fit_image(
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
 
 
+def _patch_lattice(geo: dict[str, Any], binning: int) -> np.ndarray | None:
+    """The lattice vectors in pixels of the (binned) patches, when the model uses them."""
+    if geo["lattice"] is None or (
+        "torus" not in (geo["position"],)
+        and "lattice"
+        not in (
+            geo["decoder"],
+            geo["encoder"],
+        )
+    ):
+        return None
+    return np.asarray(geo["lattice"]["vectors"], dtype=np.float64) / binning
+
+
 def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConfig) -> dict:
     """What a checkpoint needs to rebuild maps: grid, image, calibration, schedule, seed."""
     return {
@@ -312,6 +430,10 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "binning": geo["binning"],
         "epochs": geo["epochs"],
         "coord_frequency": geo["coord_frequency"],
+        "lattice": geo["lattice"],
+        "position": geo["position"],
+        "decoder": geo["decoder"],
+        "encoder": geo["encoder"],
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

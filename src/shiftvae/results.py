@@ -7,8 +7,11 @@ silx, h5web and NeXpy show the maps directly)::
       latent_maps   NXdata      z      (l, rows, cols)  conventional latent means
       shift_maps    NXdata      shift  (d, rows, cols)  shift in pixels, (row, col)
       phase_map     NXdata      phases (rows, cols)     Gaussian-mixture labels (if any)
+      lattice_phase_maps NXdata phase (2, rows, cols) position in the cell, 2 pi (u, v) in rad
+                                                       (torus position only)
       image         NXdata      data   (H, W)           the analysed image
-      encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px
+      encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
+                                 phase_mean, phase_std (torus position only)
       history       NXcollection loss, reconstruction, kl, beta, seconds per epoch
       attrs: config, geometry, metrics (JSON), pixel_size, unit, source, shiftvae version
 """
@@ -88,14 +91,27 @@ def write_results_h5(path: str | Path, result: Any) -> Path:
             _nxdata(
                 e, "phase_map", "phases", maps.phases.astype(np.int16), y, x, unit, "phase label"
             )
+        if maps.lattice_phase is not None:
+            _nxdata(
+                e,
+                "lattice_phase_maps",
+                "phase",
+                maps.lattice_phase.astype(np.float32),
+                y,
+                x,
+                unit,
+                "position in the unit cell, 2 pi (u, v) along a1, a2 (rad)",
+            )
+            e["lattice_phase_maps/phase"].attrs["units"] = "rad"
         h, w = image.data.shape
         _nxdata(
             e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image"
         )
         g = e.create_group("encoding")
         g.attrs["NX_class"] = "NXcollection"
-        for key in ("z_mean", "z_std", "shift_mean", "shift_std"):
-            g.create_dataset(key, data=getattr(enc, key))
+        for key in ("z_mean", "z_std", "shift_mean", "shift_std", "phase_mean", "phase_std"):
+            if getattr(enc, key) is not None:
+                g.create_dataset(key, data=getattr(enc, key))
         g.create_dataset("centers", data=result.patches.centers)
         g = e.create_group("history")
         g.attrs["NX_class"] = "NXcollection"
@@ -158,6 +174,8 @@ def load_results(out_dir: str | Path) -> Results:
             unit = str(a["unit"])
             g = e["encoding"]
             enc = Encoding(*(g[k][()] for k in ("z_mean", "z_std", "shift_mean", "shift_std")))
+            if "phase_mean" in g:
+                enc.phase_mean, enc.phase_std = g["phase_mean"][()], g["phase_std"][()]
             centers = g["centers"][()]
             rows, cols = (int(v) for v in a["grid_shape"])
             maps = LatentMaps(
@@ -168,6 +186,9 @@ def load_results(out_dir: str | Path) -> Results:
                 step=int(a["step"]),
                 pixel_size=px,
                 unit=unit,
+                lattice_phase=(
+                    e["lattice_phase_maps/phase"][()] if "lattice_phase_maps" in e else None
+                ),
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}

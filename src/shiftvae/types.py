@@ -120,6 +120,9 @@ class LatentMaps:
     centers : ndarray, shape (rows, cols, 2)
         Patch centres (row, col) in pixels of the source image.
     pixel_size, unit : calibration; the map's own pixel is ``step * pixel_size``.
+    lattice_phase : ndarray, shape (2, rows, cols), or None
+        With the torus position: the position in the unit cell as angles 2 pi (u, v) in
+        radians, (-pi, pi], along the lattice vectors a1 and a2 (geometric-phase-like maps).
     """
 
     z: np.ndarray
@@ -129,3 +132,4 @@ class LatentMaps:
     step: int = 1
     pixel_size: float | None = None
     unit: str = "px"
+    lattice_phase: np.ndarray | None = None

@@ -95,6 +95,10 @@ def latent_maps(
     z = _latent_array(encoding.z_mean, "z_mean", n)
     shift = _latent_array(encoding.shift_mean, "shift_mean", n)
     labels = None if phases is None else _phase_labels(z, phases, seed).reshape(rows, cols)
+    lattice_phase = None
+    if encoding.phase_mean is not None:
+        angle = _latent_array(encoding.phase_mean, "phase_mean", n)
+        lattice_phase = angle.T.reshape(angle.shape[1], rows, cols)
     return LatentMaps(
         z=z.T.reshape(z.shape[1], rows, cols),
         shift=shift.T.reshape(shift.shape[1], rows, cols),
@@ -103,6 +107,7 @@ def latent_maps(
         step=int(patches.step) if patches.step else 1,
         pixel_size=patches.pixel_size,
         unit=patches.unit,
+        lattice_phase=lattice_phase,
     )
 
 

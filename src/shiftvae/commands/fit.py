@@ -1,10 +1,14 @@
 """Train a shift-VAE on one image and write latent maps, phases and a report.
 
-The image is cut into patches on a square grid (window about 2.5 lattice periods unless
-given; step window/2, or less on small images so that about 2500 patches fit), a shift-VAE
-is trained on them, and the latent means are placed back on the grid.  Writes results.h5
-(NeXus), model.pt, figures/*.png, report.html and run.json into --out; nothing is left
-behind if the run fails.  Training state is saved every 10% of the epochs
+The image is cut into patches on a square grid and a shift-VAE is trained on them.  With a
+lattice (found from the Fourier peaks unless given), the position latent lives on the unit
+cell (fractional coordinates, a torus) and the motif is drawn as a Fourier series on the
+lattice; the window is 1.5 cells.  Without one (--lattice none, or an image with no
+lattice), it is the paper's model: Gaussian shift, coordinate decoder, window about 2.5
+periods (64 px when there is no periodicity at all).  The step is window/2, or less on
+small images so that about 2500 patches fit; the latent means are placed back on the grid.
+Writes results.h5 (NeXus), model.pt, figures/*.png, report.html and run.json into --out;
+nothing is left behind if the run fails.  Training state is saved every 10% of the epochs
 (--checkpoint-every N) in the hidden folder .OUT.partial beside --out: after Ctrl-C, a
 crash, or a diverged loss, it is kept there and --resume continues the run (the result is
 the same as that of an uninterrupted run with the same seed, on the CPU).
@@ -13,6 +17,7 @@ Examples:
   shiftvae fit scan.dm3 --out run1
   shiftvae fit scan.tif --out run2 --window 64 --step 16 --beta 0.1:1 --epochs 100
   shiftvae fit stack.h5 --index 2 --out run3 --no-shift     # plain VAE baseline
+  shiftvae fit scan.dm3 --out run4 --lattice none           # the paper's model, no lattice
   shiftvae fit scan.dm3 --out run1 --resume                 # after Ctrl-C: continue
 """
 
@@ -90,6 +95,21 @@ def auto_none_or_positive(flag: str, kind: type, allow_none: bool = True):
     return parse
 
 
+def lattice_vectors(text: str):
+    """argparse type: 'auto', 'none' or 'R1,C1;R2,C2' (two vectors in pixels)."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        rows = [[float(v) for v in part.split(",")] for part in text.split(";")]
+    except ValueError:
+        rows = []
+    if len(rows) != 2 or any(len(r) != 2 for r in rows):
+        raise argparse.ArgumentTypeError(
+            f"--lattice must be 'auto', 'none' or two vectors 'R1,C1;R2,C2' in px, got {text!r}"
+        )
+    return tuple(tuple(r) for r in rows)
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Options shared by fit, sweep and tune."""
     p.add_argument("image", type=Path, help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...)")
@@ -118,7 +138,37 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--binning",
         default="auto",
-        help="average NxN pixel blocks first ('auto': window <= 32 px after binning)",
+        help="average NxN pixel blocks first ('auto': window <= 96 px after binning with the "
+        "lattice coder, <= 24 px with the paper's decoder)",
+    )
+    p.add_argument(
+        "--lattice",
+        type=lattice_vectors,
+        default="auto",
+        metavar="R1,C1;R2,C2",
+        help="the two primitive lattice vectors in px, (row, col) each; 'auto' (default): "
+        "found from the Fourier peaks; 'none': the paper's model, no lattice",
+    )
+    p.add_argument(
+        "--position",
+        choices=("auto", "gaussian", "torus"),
+        default="auto",
+        help="position latent: 'torus' (modulo the unit cell), 'gaussian' (the paper's "
+        "shift); 'auto': torus when there is a lattice",
+    )
+    p.add_argument(
+        "--decoder",
+        choices=("auto", "coordinate", "lattice"),
+        default="auto",
+        help="'lattice' (Fourier series on the lattice) or 'coordinate' (the paper's MLP); "
+        "'auto': lattice when there is a lattice",
+    )
+    p.add_argument(
+        "--encoder",
+        choices=("auto", "mlp", "conv", "lattice"),
+        default="auto",
+        help="'lattice' (reads the patch's aligned lattice Fourier coefficients), 'mlp' (the "
+        "paper's, on pixels) or 'conv'; 'auto': lattice when there is a lattice",
     )
     p.add_argument("--latent-dim", type=positive_int, default=2, help="conventional latents")
     p.add_argument("--no-shift", action="store_true", help="plain VAE (no shift latents)")
@@ -210,6 +260,10 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         binning="auto" if args.binning == "auto" else int(args.binning),
         latent_dim=args.latent_dim,
         shift=not args.no_shift,
+        lattice=args.lattice,
+        position=args.position,
+        decoder=args.decoder,
+        encoder=args.encoder,
         shift_scale=args.shift_scale,
         coord_frequency=args.coord_frequency,
         epochs=args.epochs,

@@ -206,6 +206,28 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
     precision = get("precision")
     if precision is not None and precision not in ("fp32", "bf16"):
         raise InputError(f"{name('precision')} must be 'fp32' or 'bf16', got {precision!r}")
+    for field, allowed in (
+        ("position", ("auto", "gaussian", "torus")),
+        ("decoder", ("auto", "coordinate", "lattice")),
+        ("encoder", ("auto", "mlp", "conv", "lattice")),
+    ):
+        value = get(field)
+        if value is not None and value not in allowed:
+            listed = ", ".join(f"'{a}'" for a in allowed)
+            raise InputError(f"{name(field)} must be one of {listed}, got {value!r}")
+    lattice = get("lattice")
+    if lattice is not None and not isinstance(lattice, str):
+        try:
+            cell = np.asarray(lattice, dtype=np.float64)
+        except (TypeError, ValueError):
+            cell = np.zeros(0)
+        if cell.shape != (2, 2) or not np.isfinite(cell).all():
+            raise InputError(
+                f"{name('lattice')} must be 'auto', None or two (row, col) vectors in pixels, "
+                f"got {lattice!r}"
+            )
+    elif isinstance(lattice, str) and lattice != "auto":
+        raise InputError(f"{name('lattice')} must be 'auto', None or two vectors, got {lattice!r}")
     normalize = get("normalize")
     if normalize not in (None, "image", "patch"):
         raise InputError(f"{name('normalize')} must be 'image', 'patch' or None, got {normalize!r}")

@@ -59,6 +59,20 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "shift_maps",
             "shift maps: the moire between the sampling grid and the lattice",
         )
+    if maps.lattice_phase is not None:
+        add(
+            figures.map_panels(
+                maps.lattice_phase,
+                ["position along a1 (rad)", "position along a2 (rad)"],
+                ext,
+                unit,
+                cmap="twilight",
+                title="position in the unit cell",
+            ),
+            "lattice_phase_maps",
+            "position in the unit cell as a phase 2 pi (u, v) along the lattice vectors: "
+            "smooth drifts are strain or scan distortion, steps are domain walls or defects",
+        )
     if maps.phases is not None:
         add(
             figures.phase_overlay(img.data, maps.phases, maps.centers, maps.step),
@@ -92,6 +106,16 @@ def _first_layer(coord_frequency: float | None) -> str:
     return f"sine, up to {coord_frequency:.3g} cycles per patch side"
 
 
+def _lattice_text(lattice: dict | None) -> str:
+    if lattice is None:
+        return "none (the paper's model)"
+    periods = ", ".join(f"{p:.2f}" for p in lattice["periods"])
+    return (
+        f"periods {periods} px at {lattice['angle_deg']:.1f} deg, "
+        f"confidence {lattice['confidence']:.2f}"
+    )
+
+
 def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> Path:
     m, cfg, geo, img = result.metrics, result.config, result.geometry, result.image
     cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
@@ -99,6 +123,11 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         ["image", f"{img.data.shape[0]} x {img.data.shape[1]} px ({cal})"],
         ["window / step / binning", f"{geo['window']} / {geo['step']} / {geo['binning']} px"],
         ["estimated period", f"{geo['period_px']:.1f} px" if geo["period_px"] else "n/a"],
+        ["lattice", _lattice_text(geo.get("lattice"))],
+        [
+            "position / decoder / encoder",
+            " / ".join(str(geo.get(k, "n/a")) for k in ("position", "decoder", "encoder")),
+        ],
         [
             "patches (grid)",
             f"{len(result.patches)} ({result.maps.z.shape[1]} x {result.maps.z.shape[2]})",

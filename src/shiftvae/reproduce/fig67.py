@@ -34,8 +34,10 @@ def fit_config(image: Image, quick: bool, seed: int, opts: dict[str, Any]) -> Fi
     """The image fit shared by both models: window of ~2.5 periods unless given; the step is
     window / 2 (quick, the paper's) or that of ``shiftvae fit`` (full: window / 2, or less on
     small images so that about 2500 patches fit), and the full run trains as long as
-    ``shiftvae fit`` does (epochs="auto")."""
+    ``shiftvae fit`` does (epochs="auto").  The model is the paper's (``lattice=None``:
+    Gaussian shift, coordinate decoder, MLP encoder), not the lattice model of ``fit``."""
     base = FitConfig(
+        lattice=None,
         window=opts.get("window"),
         epochs=pick(quick, QUICK["epochs"], FULL["epochs"], opts.get("epochs")),
         seed=seed,

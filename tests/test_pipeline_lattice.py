@@ -1,0 +1,80 @@
+"""``fit_image`` and ``shiftvae fit`` with the lattice: found, given, absent or refused."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import shiftvae as sv
+from shiftvae.cli import main
+from shiftvae.pipeline import NO_LATTICE_WINDOW, FitConfig, fit_image, resolve_geometry
+
+QUICK = {"epochs": 3, "phases": None, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def crystal():
+    """A small two-sublattice crystal (cell 20 px) with a smooth B/A ratio field."""
+    img, truth = sv.synthetic.intensity_ratio_crystal(size=160, cell=20.0, seed=1)
+    return sv.Image(img, None, "px", "crystal"), truth
+
+
+def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(crystal, tmp_path):
+    image, _ = crystal
+    result = fit_image(image, FitConfig(**QUICK), progress=False)
+    geo = result.geometry
+    assert (geo["position"], geo["decoder"], geo["encoder"]) == ("torus", "lattice", "lattice")
+    assert np.allclose(sorted(geo["lattice"]["periods"]), [20, 20], rtol=0.02)
+    assert geo["window"] == 30 and geo["binning"] == 1  # 1.5 cells, every pixel kept
+    # shifts are the shortest move in the cell; the phase maps give the position in it
+    frac = result.encoding.shift_mean @ np.linalg.inv(geo["lattice"]["vectors"])
+    assert np.abs(frac).max() <= 0.5 + 1e-6
+    assert result.maps.lattice_phase.shape == (2, *result.maps.z.shape[1:])
+    sv.save_results(result, tmp_path / "run")
+    back = sv.load_results(tmp_path / "run")
+    np.testing.assert_array_equal(back.maps.lattice_phase, result.maps.lattice_phase)
+    np.testing.assert_array_equal(back.encoding.phase_mean, result.encoding.phase_mean)
+    assert back.geometry["lattice"]["periods"] == geo["lattice"]["periods"]
+    assert "position in the unit cell" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_lattice_none_is_the_paper_model(crystal):
+    geo = resolve_geometry(crystal[0], FitConfig(lattice=None))
+    assert (geo["position"], geo["decoder"], geo["encoder"]) == ("gaussian", "coordinate", "mlp")
+    assert geo["lattice"] is None
+
+
+def test_a_given_lattice_is_used_as_given(crystal):
+    vectors = ((20.0, 1.0), (-1.0, 20.0))
+    geo = resolve_geometry(crystal[0], FitConfig(lattice=vectors))
+    assert geo["lattice"]["vectors"] == [list(v) for v in vectors]
+    assert geo["position"] == "torus"
+
+
+def test_an_image_without_lattice_falls_back_with_one_warning(caplog):
+    noise = np.random.default_rng(0).random((96, 96)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="shiftvae"):
+        result = fit_image(sv.Image(noise), FitConfig(**QUICK), progress=False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "no lattice found" in warnings[0]
+    assert result.geometry["window"] == min(NO_LATTICE_WINDOW, 96 // 4)
+    assert result.geometry["position"] == "gaussian" and result.maps.lattice_phase is None
+
+
+def test_cli_lattice_options(tmp_path, capsys):
+    img, _ = sv.synthetic.two_phase_crystal(size=96, cell=16.0, seed=0)
+    path = tmp_path / "c.npy"
+    np.save(path, img)
+    args = ["fit", str(path), "--epochs", "1", "--phases", "none", "-q"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--lattice", "16,0;0,16"]) == 0
+    geo = sv.load_results(tmp_path / "a").geometry
+    assert geo["lattice"]["vectors"] == [[16.0, 0.0], [0.0, 16.0]]
+    assert main([*args, "--out", str(tmp_path / "b"), "--lattice", "none"]) == 0
+    assert sv.load_results(tmp_path / "b").geometry["decoder"] == "coordinate"
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--out", str(tmp_path / "c"), "--lattice", "16,0"])
+    assert exc.value.code == 2
+    assert "--lattice must be 'auto', 'none' or two vectors" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
