@@ -78,3 +78,35 @@ def test_cli_lattice_options(tmp_path, capsys):
     assert exc.value.code == 2
     assert "--lattice must be 'auto', 'none' or two vectors" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("centers", ["lattice", "atoms"])
+def test_patches_on_the_lattice_or_the_columns_give_maps_over_cells(crystal, centers):
+    image, truth = crystal
+    result = fit_image(image, FitConfig(centers=centers, **QUICK), progress=False)
+    grid = result.maps.centers  # (rows, cols, 2)
+    lattice = np.asarray(result.geometry["lattice"]["vectors"])
+    steps = np.concatenate([np.diff(grid, axis=a).reshape(-1, 2) for a in (0, 1)])
+    assert np.allclose(np.linalg.norm(steps, axis=1), 20, atol=1.5)  # one patch per cell
+    frac = (grid.reshape(-1, 2) - grid[0, 0]) @ np.linalg.inv(lattice)
+    assert np.abs(frac - frac.round()).max() < (0.1 if centers == "atoms" else 1e-6)
+    assert result.maps.z.shape[1:] == grid.shape[:2] == result.patches.grid_shape
+    if centers == "atoms":  # centred on the bright A columns
+        nearest = np.min(np.linalg.norm(grid.reshape(-1, 1, 2) - truth.sites["A"], axis=2), 1)
+        assert np.median(nearest) < 0.5
+
+
+def test_centres_on_the_lattice_need_a_lattice(crystal):
+    with pytest.raises(sv.InputError, match="centers='lattice' needs a lattice"):
+        fit_image(crystal[0], FitConfig(centers="lattice", lattice=None, **QUICK))
+
+
+def test_lattice_patch_grid_is_the_largest_block_inside_the_image():
+    from shiftvae.data.lattice_grid import lattice_patch_grid
+
+    lat = sv.Lattice(np.array([[10.0, 0.0], [0.0, 10.0]]), np.array([5.0, 5.0]))
+    grid = lattice_patch_grid(np.zeros((64, 84)), lat, window=10)
+    assert grid.shape == (6, 8, 2)  # sites 5..55 by 5..75: every 10 px window fits
+    assert grid[0, 0].tolist() == [5.0, 5.0] and grid[-1, -1].tolist() == [55.0, 75.0]
+    with pytest.raises(sv.InputError, match="fewer than 2 x 2 lattice sites"):
+        lattice_patch_grid(np.zeros((64, 84)), lat, window=60)

@@ -20,25 +20,29 @@ import numpy as np
 
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
-from shiftvae.data.centers import check_lattice_option
-from shiftvae.data.lattice import MIN_LATTICE_SIDE, Lattice, NoLatticeError, estimate_lattice
-from shiftvae.data.patches import WINDOW_PERIODS, estimate_period, extract_patches
+from shiftvae.data.centers import cut_patches
+from shiftvae.data.lattice import Lattice
+from shiftvae.data.lattice_grid import lattice_patch_grid
+from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.data.validate import check_fit_options, check_patches
 from shiftvae.errors import InputError
+from shiftvae.geometry import (  # noqa: F401  re-exported: the names users import
+    AUTO_EPOCHS,
+    AUTO_STEPS,
+    LATTICE_WINDOW_CELLS,
+    MAX_AUTO_WINDOW,
+    MAX_LATTICE_WINDOW,
+    MIN_AUTO_PATCHES,
+    MIN_BEAT,
+    NO_LATTICE_WINDOW,
+    auto_epochs,
+    auto_step,
+    resolve_geometry,
+)
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 log = logging.getLogger(__name__)
-
-MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
-MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)
-LATTICE_WINDOW_CELLS = 1.5  # automatic window with a lattice: 1.5 times the longer period
-NO_LATTICE_WINDOW = 64  # automatic window when the image shows no lattice (at most side / 4)
-MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
-MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
-FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods per patch side
-AUTO_STEPS = 2500  # epochs="auto": at least this many optimisation steps ...
-AUTO_EPOCHS = (50, 400)  # ... within these bounds on the number of epochs
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class FitConfig:
     position: Literal["auto", "gaussian", "torus"] = "auto"
     decoder: Literal["auto", "coordinate", "lattice"] = "auto"
     lattice: Literal["auto"] | tuple | list | None = "auto"
+    centers: Literal["grid", "lattice", "atoms"] = "grid"
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"
     batch_size: int = 100
@@ -124,193 +129,6 @@ def bin_image(image: Image, factor: int) -> Image:
     )
 
 
-def resolve_lattice(image: Image, config: FitConfig) -> Lattice | None:
-    """The lattice of the fit: estimated ("auto"), given in image pixels, or None.
-
-    An image without a clear lattice gets None with a one-line warning when the lattice is
-    "auto" and nothing else asks for it; a given lattice that does not fit the image, or a
-    torus position / lattice coder asked for without a lattice, is an InputError.
-    """
-    wanted = [
-        f"{name}={value!r}"
-        for name, value in (
-            ("position", config.position),
-            ("decoder", config.decoder),
-            ("encoder", config.encoder),
-        )
-        if value in ("torus", "lattice")
-    ]
-    if config.lattice is None:
-        if wanted:
-            raise InputError(f"{', '.join(wanted)} needs a lattice, but lattice=None was given")
-        return None
-    if not isinstance(config.lattice, str):
-        lattice = Lattice(np.asarray(config.lattice, dtype=np.float64), np.zeros(2), 1.0)
-        check_lattice_option(lattice, image.data.shape)
-        return lattice
-    if min(image.data.shape) < MIN_LATTICE_SIDE:
-        exc: Exception = NoLatticeError(f"{image.data.shape} px is too small to find a lattice")
-        if wanted:
-            raise InputError(f"{', '.join(wanted)} needs a lattice, and none was found ({exc})")
-        return None
-    try:
-        return estimate_lattice(image)
-    except NoLatticeError as exc:
-        if wanted:
-            raise InputError(
-                f"{', '.join(wanted)} needs a lattice, and none was found ({exc}); give the "
-                "lattice vectors by hand (--lattice)"
-            ) from exc
-        return None
-
-
-def resolve_model(config: FitConfig, lattice: Lattice | None) -> dict[str, str]:
-    """Position, decoder and encoder: the lattice's ("auto" with a lattice) or the paper's."""
-    with_lattice = lattice is not None
-    choices = {
-        "position": ("torus", "gaussian"),
-        "decoder": ("lattice", "coordinate"),
-        "encoder": ("lattice", "mlp"),
-    }
-    return {
-        name: (options[0] if with_lattice else options[1])
-        if getattr(config, name) == "auto"
-        else getattr(config, name)
-        for name, options in choices.items()
-    }
-
-
-def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
-    """Window, step and binning in original pixels, the lattice and the model's parts."""
-    lattice = resolve_lattice(image, config)
-    parts = resolve_model(config, lattice)
-    period = None if lattice is None else float(lattice.periods.min())
-    window = config.window
-    if window is None:
-        window = _auto_window(image, lattice)
-        if lattice is None:
-            period = _period_or_none(image)
-    for name, value in (("window", window), ("step", config.step)):
-        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-            raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
-    lattice_coder = "lattice" in (parts["decoder"], parts["encoder"])
-    if config.binning == "auto":
-        most = MAX_LATTICE_WINDOW if lattice_coder else MAX_AUTO_WINDOW
-        binning = max(1, math.ceil(window / most))
-    else:
-        binning = int(config.binning)
-        if binning < 1:
-            raise InputError(f"binning must be a positive integer, got {config.binning!r}")
-    binning = min(binning, max(1, window // 8))  # keep >= 8 px per patch side
-    if config.step is None:  # a multiple of the binning, so the grid is exact
-        if period is None and lattice is None and config.window is not None:
-            period = _period_or_none(image)
-        step = auto_step(image.data.shape, window, period)
-        step = max(1, round(step / binning)) * binning
-    else:
-        step = int(config.step)
-        while step % binning:  # the given step must be a whole number of binned pixels
-            binning -= 1
-    return {
-        "window": int(window),
-        "step": int(step),
-        "binning": binning,
-        "period_px": period,
-        "lattice": None if lattice is None else lattice.as_dict(),
-        **parts,
-        "coord_frequency": resolve_coord_frequency(config, window, period, image),
-    }
-
-
-def _auto_window(image: Image, lattice: Lattice | None) -> int:
-    """1.5 cells with a lattice; 2.5 periods of the strongest planes without; 64 px (at
-    most a quarter of the smaller side) with a warning when there is no periodicity."""
-    side = min(image.data.shape)
-    if lattice is not None:
-        window = round(LATTICE_WINDOW_CELLS * float(lattice.periods.max()))
-        log.info("lattice periods %s px: window %d px", lattice.periods.round(2).tolist(), window)
-    else:
-        try:
-            period = float(estimate_period(image))
-        except InputError as exc:
-            window = min(NO_LATTICE_WINDOW, max(8, side // 4))
-            log.warning(
-                "no lattice found: default window of %d px and the paper's model "
-                "(give --window or --lattice to choose)",
-                window,
-            )
-            log.info("period estimate: %s", exc)
-            return window
-        window = round(WINDOW_PERIODS * period / 2) * 2
-        log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
-    return int(min(max(8, window), side))
-
-
-def resolve_coord_frequency(
-    config: FitConfig, window: int, period: float | None, image: Image
-) -> float | None:
-    """The decoder's sine-layer frequency in cycles per patch side (None: tanh layer).
-
-    "auto": ``FREQUENCY_PER_PERIOD`` times the lattice periods per window, from the period
-    estimate (made here if the window was given); an image without a clear lattice gets the
-    value of the default window, 2.5 periods.
-    """
-    if config.coord_frequency != "auto":
-        return config.coord_frequency
-    if period is None:
-        period = _period_or_none(image)
-    periods = window / period if period else WINDOW_PERIODS
-    return round(FREQUENCY_PER_PERIOD * periods, 3)
-
-
-def _period_or_none(image: Image) -> float | None:
-    try:
-        return float(estimate_period(image))
-    except InputError:
-        return None
-
-
-def auto_step(image_shape: tuple[int, ...], window: int, period: float | None = None) -> int:
-    """Default grid step: window / 2 (the paper), smaller where that leaves too few patches.
-
-    A small image cut at half the window gives a few hundred patches at most, too few to
-    train on and too coarse a map to judge smoothness, so the step shrinks until about
-    ``MIN_AUTO_PATCHES`` patches fit (never below window / 8, which bounds the cost).  With a
-    known lattice ``period`` the step also keeps away from whole multiples of it: there the
-    beating between grid and lattice becomes slow and would look like an order parameter.
-
-    Examples
-    --------
-    >>> auto_step((4096, 4096), 64), auto_step((400, 380), 74)
-    (32, 6)
-    >>> auto_step((1024, 1024), 50, period=19.9)  # 19 px would be ~1 period
-    16
-    """
-    rows, cols = (max(1, s - window + 1) for s in image_shape[:2])
-    dense = int(math.sqrt(rows * cols / MIN_AUTO_PATCHES))
-    step = max(1, window // 8, min(window // 2, dense))  # >= window/8 bounds the cost
-    if period is None or period <= 0:
-        return step
-    for candidate in range(step, 0, -1):
-        beat = candidate / period  # cycles of the lattice per map pixel
-        if abs(beat - round(beat)) >= MIN_BEAT:
-            return candidate
-    return step
-
-
-def auto_epochs(n_patches: int, batch_size: int) -> int:
-    """Epochs for at least ``AUTO_STEPS`` optimisation steps, within ``AUTO_EPOCHS``.
-
-    Examples
-    --------
-    >>> auto_epochs(4356, 100), auto_epochs(1638, 100), auto_epochs(100_000, 100)
-    (57, 148, 50)
-    """
-    steps_per_epoch = max(1, math.ceil(n_patches / batch_size))
-    low, high = AUTO_EPOCHS
-    return int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch))))
-
-
 def _to_original(patches: Patches, binning: int) -> Patches:
     """Express patch centres and geometry in pixels of the unbinned image."""
     if binning == 1:
@@ -341,12 +159,15 @@ def fit_image(
     geo = resolve_geometry(image, config)
     b = geo["binning"]
     work = bin_image(image, b)
-    patches = extract_patches(
-        work,
-        window=max(2, geo["window"] // b),
-        step=max(1, geo["step"] // b),
-        normalize=config.normalize,
-    )
+    if config.centers == "grid":
+        patches = extract_patches(
+            work,
+            window=max(2, geo["window"] // b),
+            step=max(1, geo["step"] // b),
+            normalize=config.normalize,
+        )
+    else:
+        patches = _lattice_patches(work, geo, b, config)
     patches = _to_original(patches, b)
     check_patches(patches.data)
     if len(patches) < 2:
@@ -406,6 +227,35 @@ def fit_image(
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig) -> Patches:
+    """Patches centred on the lattice sites (or atom columns), one per cell, of ``work``."""
+    if geo["lattice"] is None:
+        raise InputError(
+            f"centers={config.centers!r} needs a lattice, and none was found or given; "
+            "use centers='grid' or give the lattice vectors (--lattice)"
+        )
+    lattice = Lattice.from_dict(geo["lattice"])
+    binned = Lattice(lattice.vectors / b, (lattice.origin - (b - 1) / 2) / b, lattice.confidence)
+    window = max(2, geo["window"] // b)
+    grid = lattice_patch_grid(work.data, binned, window, config.centers)  # (rows, cols, 2)
+    scaled = scale_image(work.data, config.normalize, CLIP_PERCENTILES)
+    data = cut_patches(scaled, grid.reshape(-1, 2), window)
+    if config.normalize == "patch":
+        minmax_patches(data)
+    step = float(np.linalg.norm(binned.vectors, axis=1).min())
+    return Patches(
+        data=data,
+        centers=grid.reshape(-1, 2),
+        grid_shape=grid.shape[:2],
+        window=window,
+        step=max(1, round(step)),
+        image_shape=work.data.shape,
+        pixel_size=work.pixel_size,
+        unit=work.unit,
+        normalize=config.normalize,
+    )
 
 
 def _patch_lattice(geo: dict[str, Any], binning: int) -> np.ndarray | None:

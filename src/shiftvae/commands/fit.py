@@ -150,6 +150,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "found from the Fourier peaks; 'none': the paper's model, no lattice",
     )
     p.add_argument(
+        "--centers",
+        choices=("grid", "lattice", "atoms"),
+        default="grid",
+        help="patch centres: 'grid' (the paper's square grid, default), 'lattice' (one per "
+        "unit cell, all at the same lattice phase) or 'atoms' (on the columns of the "
+        "brightest sublattice); maps of the last two are over lattice cells",
+    )
+    p.add_argument(
         "--position",
         choices=("auto", "gaussian", "torus"),
         default="auto",
@@ -261,6 +269,7 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         latent_dim=args.latent_dim,
         shift=not args.no_shift,
         lattice=args.lattice,
+        centers=args.centers,
         position=args.position,
         decoder=args.decoder,
         encoder=args.encoder,

@@ -49,6 +49,7 @@ Normalize = Literal["image", "patch"]
 
 MIN_WINDOW = 8  # smallest window chosen automatically, in pixels
 WINDOW_PERIODS = 2.5  # automatic window = 2.5 lattice periods (the paper: 2-3 unit cells)
+CLIP_PERCENTILES = (0.1, 99.9)  # default intensity clipping before scaling to [0, 1]
 _FLAT_PATCH = 1e-6  # a patch whose range is below this (image scaled to [0, 1]) is flat
 _BY_HAND = "; give the window by hand (window= in Python, --window on the command line)"
 
@@ -145,7 +146,7 @@ def patch_grid(image_shape: tuple[int, int], window: int, step: int | None = Non
     return PatchGrid(origin=(top, left), shape=(rows, cols), window=window, step=step)
 
 
-def _scale_image(
+def scale_image(
     data: np.ndarray, normalize: Normalize | None, clip_percentiles: tuple[float, float]
 ) -> np.ndarray:
     """The image as float32 in [0, 1] (a new array), clipped and scaled as asked."""
@@ -180,7 +181,7 @@ def _scale_image(
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _minmax_patches(batch: np.ndarray) -> np.ndarray:
+def minmax_patches(batch: np.ndarray) -> np.ndarray:
     """Scale each patch of ``batch`` (B, h, w) to [0, 1] in place; flat patches become 0.5."""
     lo = batch.min(axis=(1, 2), keepdims=True)
     span = batch.max(axis=(1, 2), keepdims=True) - lo
@@ -213,7 +214,7 @@ def _prepare(image, window, step, normalize, clip_percentiles):
     data, pixel_size, unit = _as_image_array(image)
     window = _choose_window(data) if window is None else _positive_int(window, "window")
     grid = patch_grid(data.shape, window, step)
-    scaled = _scale_image(data, normalize, clip_percentiles)
+    scaled = scale_image(data, normalize, clip_percentiles)
     (top, left), (rows, cols), s = grid.origin, grid.shape, grid.step
     view = sliding_window_view(scaled, (window, window))[top::s, left::s][:rows, :cols]
     return data.shape, grid, view, pixel_size, unit
@@ -267,7 +268,7 @@ def extract_patches(
     out = np.empty((rows * cols, grid.window, grid.window), np.float32)
     out.reshape(rows, cols, grid.window, grid.window)[...] = view  # the only copy
     if normalize == "patch":
-        _minmax_patches(out)
+        minmax_patches(out)
     return Patches(
         data=out,
         centers=grid.centers(),
@@ -326,7 +327,7 @@ def _batches(
         rows_idx, cols_idx = np.divmod(np.arange(start, min(start + batch_size, total)), cols)
         batch = view[rows_idx, cols_idx]  # fancy indexing copies just this batch
         if per_patch:
-            _minmax_patches(batch)
+            minmax_patches(batch)
         yield start, batch
 
 
