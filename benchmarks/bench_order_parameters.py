@@ -8,8 +8,11 @@ distortions) is fitted by:
 * ``defaults``: ``fit_image`` with default options (``shiftvae fit IMAGE``);
 * ``paper``: the paper's model (``--lattice none``: Gaussian shift, coordinate decoder);
 * ``vae``: the paper's plain VAE (``--lattice none --no-shift``);
-* ``window2``, ``latent3``: defaults with a 2-cell window, or 3 conventional latents
-  (the "best options" row of the table is the best of defaults and these);
+* ``window2``, ``latent3``, ``atoms``: defaults with a 2-cell window, with 3 conventional
+  latents, or with patches centred on the brightest columns (``--centers atoms``); the "best
+  options" column is the best of defaults and these three;
+* ablations: ``mlp-encoder`` (the encoder reads pixels, not the aligned lattice
+  coefficients) and ``gaussian-position`` (the paper's Gaussian shift with the lattice coder);
 * ``pca-bright`` / ``pca-all``: patches of 1.5 cells centred on the local maxima of the
   smoothed image (brighter sublattice only / every column), then PCA (4 components).
 
@@ -46,9 +49,12 @@ FITS = {
     "vae": {"lattice": None, "shift": False},
     "window2": {"window": "2 cells"},
     "latent3": {"latent_dim": 3},
+    "atoms": {"centers": "atoms"},
+    "mlp-encoder": {"encoder": "mlp"},
+    "gaussian-position": {"position": "gaussian"},
 }
 BASELINES = {"pca-bright": "bright", "pca-all": "all"}
-BEST_OF = ("defaults", "window2", "latent3")
+BEST_OF = ("defaults", "window2", "latent3", "atoms")
 
 
 def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:

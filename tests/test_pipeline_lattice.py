@@ -110,3 +110,15 @@ def test_lattice_patch_grid_is_the_largest_block_inside_the_image():
     assert grid[0, 0].tolist() == [5.0, 5.0] and grid[-1, -1].tolist() == [55.0, 75.0]
     with pytest.raises(sv.InputError, match="fewer than 2 x 2 lattice sites"):
         lattice_patch_grid(np.zeros((64, 84)), lat, window=60)
+
+
+def test_lattice_patch_grid_runs_as_the_image_whatever_the_vectors_order_and_signs():
+    from shiftvae.data.lattice_grid import lattice_patch_grid
+
+    image = np.zeros((64, 84))
+    for vectors in ([[10.0, 0.0], [0.0, 10.0]], [[0.0, -10.0], [-10.0, 0.0]]):
+        grid = lattice_patch_grid(image, sv.Lattice(np.array(vectors), np.array([5.0, 5.0])), 10)
+        assert grid.shape == (6, 8, 2)
+        assert (np.diff(grid[..., 0], axis=0) > 0).all() and (
+            np.diff(grid[..., 1], axis=1) > 0
+        ).all()

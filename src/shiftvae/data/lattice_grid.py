@@ -64,12 +64,24 @@ def lattice_patch_grid(
         raise InputError(f"centers must be 'grid', 'lattice' or 'atoms', got {centers!r}")
     shape = tuple(int(s) for s in np.shape(image))
     check_lattice_option(lattice, shape)
+    lattice = _image_aligned(lattice)
     i, j = _largest_block(shape, lattice, window)
     grid = np.stack(np.meshgrid(i, j, indexing="ij"), -1).astype(np.float64)  # (r, c, 2)
     sites = lattice.to_pixels(grid.reshape(-1, 2))
     if centers == "atoms":
         sites = _snap_to_columns(np.asarray(image), lattice, window, sites)
     return sites.reshape(len(i), len(j), 2)
+
+
+def _image_aligned(lattice: Lattice) -> Lattice:
+    """The same lattice with a1 the vector nearer the row axis, pointing down, and a2
+    pointing right, so that map rows and columns run as the image's do."""
+    v = np.array(lattice.vectors, dtype=np.float64)
+    if abs(v[0, 0]) < abs(v[1, 0]):
+        v = v[::-1].copy()
+    v[0] *= np.sign(v[0, 0]) or 1.0
+    v[1] *= np.sign(v[1, 1]) or 1.0
+    return Lattice(v, lattice.origin, lattice.confidence)
 
 
 def _inside(points: np.ndarray, shape: tuple[int, int], window: int) -> np.ndarray:
