@@ -13,6 +13,8 @@ distortions) is fitted by:
   options" column is the best of defaults and these three;
 * ablations: ``mlp-encoder`` (the encoder reads pixels, not the aligned lattice
   coefficients) and ``gaussian-position`` (the paper's Gaussian shift with the lattice coder);
+* ``bin2`` .. ``bin4``: defaults on the image averaged in 2 x 2 .. 4 x 4 blocks first (how
+  many pixels per cell a displacement of a tenth of the cell needs to survive);
 * ``pca-bright`` / ``pca-all``: patches of 1.5 cells centred on the local maxima of the
   smoothed image (brighter sublattice only / every column), then PCA (4 components).
 
@@ -52,6 +54,9 @@ FITS = {
     "atoms": {"centers": "atoms"},
     "mlp-encoder": {"encoder": "mlp"},
     "gaussian-position": {"position": "gaussian"},
+    "bin2": {"binning": 2},
+    "bin3": {"binning": 3},
+    "bin4": {"binning": 4},
 }
 BASELINES = {"pca-bright": "bright", "pca-all": "all"}
 BEST_OF = ("defaults", "window2", "latent3", "atoms")
