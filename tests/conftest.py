@@ -21,6 +21,29 @@ def shared_file(name: str) -> Path:
     return path
 
 
+def motif_image(
+    shape, vectors, origin=(0.0, 0.0), motif=((0.0, 0.0, 1.0),), sigma=None, noise=0.0, seed=0
+):
+    """Gaussian atoms at ``origin + (i + u) a1 + (j + v) a2`` for each (u, v, amplitude).
+
+    ``vectors`` must be Gauss-reduced, so the 3 x 3 cells around the nearest site hold every
+    visible atom; ``sigma`` defaults to a seventh of the shorter period.
+    """
+    vectors = np.asarray(vectors, np.float64)
+    sigma = sigma or np.hypot(*vectors.T).min() / 7
+    rows, cols = np.indices(shape)
+    pixels = np.stack([rows.ravel(), cols.ravel()], axis=1) - np.asarray(origin, np.float64)
+    image = np.zeros(len(pixels))
+    for u, v, amplitude in motif:
+        frac = pixels @ np.linalg.inv(vectors) - (u, v)
+        frac -= np.round(frac)
+        for step in np.ndindex(3, 3):
+            offset = (frac - np.subtract(step, 1)) @ vectors
+            image += amplitude * np.exp(-np.sum(offset**2, axis=1) / (2 * sigma**2))
+    image += noise * np.random.default_rng(seed).standard_normal(len(image))
+    return image.reshape(shape)
+
+
 @pytest.fixture(scope="session")
 def sines():
     """500 short sine segments in [0, 1] with their true factors."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-from conftest import shared_file
+from conftest import motif_image, shared_file
 from shiftvae.data.centers import (
     atom_centers,
     check_lattice_option,
@@ -24,17 +24,7 @@ B_SITE = (0.5, 0.5)  # fractional position of the dimmer sublattice
 
 def lattice_image(shape, vectors, origin, motif=((0.0, 0.0, 1.0),), sigma=2.5, noise=0.0):
     """Gaussian columns at ``origin + (i + u) * a1 + (j + v) * a2`` for each (u, v, amp)."""
-    rows, cols = np.indices(shape)
-    pixels = np.stack([rows.ravel(), cols.ravel()], axis=1) - np.asarray(origin)
-    image = np.zeros(len(pixels))
-    for u, v, amplitude in motif:
-        frac = pixels @ np.linalg.inv(vectors) - (u, v)
-        frac -= np.round(frac)
-        for step in np.ndindex(3, 3):
-            offset = (frac - np.subtract(step, 1)) @ vectors
-            image += amplitude * np.exp(-np.sum(offset**2, axis=1) / (2 * sigma**2))
-    image += noise * np.random.default_rng(0).standard_normal(len(image))
-    return image.reshape(shape)
+    return motif_image(shape, vectors, origin, motif, sigma, noise)
 
 
 def sites(shape, vectors, origin, window, shift=(0.0, 0.0)):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shiftvae as sv
-from conftest import shared_file
+from conftest import motif_image, shared_file
 from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.errors import InputError
 
@@ -19,24 +19,8 @@ ANGLE_TOL = 1.0
 
 
 def lattice_image(shape, vectors, motif=((0.0, 0.0, 1.0),), sigma=None, noise=0.0, seed=0):
-    """Gaussian atoms at ``i * a1 + j * a2 + (u, v) @ (a1, a2)`` (origin at pixel 0, 0).
-
-    ``motif`` lists (u, v, amplitude) of the atoms of one cell; ``vectors`` must be
-    Gauss-reduced, so the 3 x 3 cells around the nearest site hold every visible atom.
-    """
-    vectors = np.asarray(vectors, np.float64)
-    sigma = sigma or np.hypot(*vectors.T).min() / 7
-    rows, cols = np.indices(shape)
-    pixels = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.float64)
-    image = np.zeros(len(pixels))
-    for u, v, amplitude in motif:
-        frac = pixels @ np.linalg.inv(vectors) - (u, v)
-        frac -= np.round(frac)
-        for step in np.ndindex(3, 3):
-            offset = (frac - np.subtract(step, 1)) @ vectors
-            image += amplitude * np.exp(-np.sum(offset**2, axis=1) / (2 * sigma**2))
-    image += noise * np.random.default_rng(seed).standard_normal(len(image))
-    return image.reshape(shape)
+    """Gaussian atoms at ``i * a1 + j * a2 + (u, v) @ (a1, a2)`` (origin at pixel 0, 0)."""
+    return motif_image(shape, vectors, (0.0, 0.0), motif, sigma, noise, seed)
 
 
 def rotation(theta):
