@@ -125,10 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", nargs="*", help="cases of the family (default: all)")
     p.add_argument("--methods", nargs="*", default=[*FITS, *BASELINES])
     p.add_argument("--seed", type=int, default=0, help="seed of the images and the models")
+    p.add_argument(
+        "--noise",
+        type=float,
+        help="relative noise at an A column's peak for every case (default: each case's "
+        "own, 0.08); the JSON then goes to bench_order_parameters_noiseN.json",
+    )
     p.add_argument("--json", type=Path, default=HERE / "results" / "bench_order_parameters.json")
     p.add_argument("--rerun", action="store_true", help="run pairs already in --json again")
     args = p.parse_args(argv)
-    family = sv.synthetic.benchmark_family(seed=args.seed)
+    microscope = None
+    if args.noise is not None:
+        microscope = sv.synthetic.Microscope(noise_level=args.noise)
+        if args.json == p.get_default("json"):
+            args.json = args.json.with_name(f"bench_order_parameters_noise{args.noise:g}.json")
+    family = sv.synthetic.benchmark_family(seed=args.seed, microscope=microscope)
     cases = args.cases or list(family)
     stored = json.loads(args.json.read_text()) if args.json.is_file() else {}
     results = stored.get("results", {})
@@ -147,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             record = {
                 "command": "python benchmarks/bench_order_parameters.py " + " ".join(sys.argv[1:]),
                 "seed": args.seed,
+                "noise_level": args.noise,
                 "shiftvae": sv.__version__,
                 "results": results,
             }

@@ -380,8 +380,13 @@ def _ellipse_radius(q: np.ndarray, r: float, aspect: float, angle: float) -> np.
     return np.hypot(q @ u / r, q @ v / (aspect * r))
 
 
-def benchmark_family(seed: int = 0) -> dict[str, tuple[np.ndarray, CrystalTruth]]:
+def benchmark_family(
+    seed: int = 0, microscope: Microscope | None = None
+) -> dict[str, tuple[np.ndarray, CrystalTruth]]:
     """Every case with its default parameters: {name: (image, truth)}.
+
+    ``microscope`` replaces the default recording of every case (e.g. a higher
+    ``noise_level`` for a harder family).
 
     Examples
     --------
@@ -399,6 +404,6 @@ def benchmark_family(seed: int = 0) -> dict[str, tuple[np.ndarray, CrystalTruth]
     ]
     family = {}
     for case in cases:
-        image, truth = case(seed=seed)
+        image, truth = case(seed=seed, microscope=microscope)
         family[truth.name] = (image, truth)
     return family
