@@ -294,6 +294,20 @@ CASES: dict[str, Case] = {
         cli=["--window", "0"],
         cli_match=r"argument --window: expected a positive integer, got '0'",
     ),
+    "centers-unknown": Case(
+        npy(lattice()),
+        fit_with(centers="hexagons"),
+        r"centers must be one of 'grid', 'lattice', 'atoms', got 'hexagons'",
+        cli=["--centers", "hexagons"],
+        cli_match=r"argument --centers: invalid choice: 'hexagons'",
+    ),
+    "lattice-malformed": Case(
+        npy(lattice()),
+        fit_with(lattice=((1.0, 2.0, 3.0),)),
+        r"lattice must be 'auto', None or two \(row, col\) vectors in pixels",
+        cli=["--lattice", "1,2,3"],
+        cli_match=r"--lattice must be 'auto', 'none' or two vectors 'R1,C1;R2,C2' in px",
+    ),
     "step-out-of-range": Case(
         npy(lattice()),
         fit_with(step=-4),
