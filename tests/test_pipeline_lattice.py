@@ -60,7 +60,8 @@ def test_an_image_without_lattice_falls_back_with_one_warning(caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "no lattice found" in warnings[0]
     assert result.geometry["window"] == min(NO_LATTICE_WINDOW, 96 // 4)
-    assert result.geometry["position"] == "gaussian" and result.maps.lattice_phase is None
+    assert result.geometry["position"] == "none" and result.maps.lattice_phase is None
+    assert result.model.shift_dim == 0 and result.geometry["decoder"] == "lattice"
 
 
 def test_cli_lattice_options(tmp_path, capsys):

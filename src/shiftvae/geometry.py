@@ -26,7 +26,7 @@ FitConfig = Any  # a shiftvae.pipeline.FitConfig
 MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
 MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)
 LATTICE_WINDOW_CELLS = 1.5  # automatic window with a lattice: 1.5 times the longer period
-NO_LATTICE_WINDOW = 64  # automatic window when the image shows no lattice (at most side / 4)
+NO_LATTICE_WINDOW = 32  # automatic window when the image shows no lattice (at most side / 4)
 MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
 MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
 FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods per patch side
@@ -74,32 +74,40 @@ def resolve_lattice(image: Image, config: FitConfig) -> Lattice | None:
         return None
 
 
-def resolve_model(config: FitConfig, lattice: Lattice | None) -> dict[str, str]:
-    """Position, decoder and encoder: the lattice's ("auto" with a lattice) or the paper's."""
-    with_lattice = lattice is not None
-    choices = {
-        "position": ("torus", "gaussian"),
-        "decoder": ("lattice", "coordinate"),
-        "encoder": ("lattice", "mlp"),
-    }
+def resolve_model(config: FitConfig, lattice: Lattice | None, bare: bool = False):
+    """Position, decoder and encoder for the "auto" options.
+
+    With a lattice: the torus position and the lattice coder.  Without one: the paper's
+    Gaussian shift, coordinate decoder and MLP encoder, except on a ``bare`` image (no
+    periodicity at all, lattice "auto", no window given): there nothing repeats for a
+    position latent to explain, so there is none ("none"), and the Fourier coder runs over
+    the window itself (it was measured more accurate and faster there, see the docs).
+    """
+    if lattice is not None:
+        picks = ("torus", "lattice", "lattice")
+    elif bare:
+        picks = ("none", "lattice", "lattice")
+    else:
+        picks = ("gaussian", "coordinate", "mlp")
+    names = ("position", "decoder", "encoder")
     return {
-        name: (options[0] if with_lattice else options[1])
-        if getattr(config, name) == "auto"
-        else getattr(config, name)
-        for name, options in choices.items()
+        name: pick if getattr(config, name) == "auto" else getattr(config, name)
+        for name, pick in zip(names, picks)
     }
 
 
 def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     """Window, step and binning in original pixels, the lattice and the model's parts."""
     lattice = resolve_lattice(image, config)
-    parts = resolve_model(config, lattice)
     period = None if lattice is None else float(lattice.periods.min())
+    if lattice is None and (config.window is None or config.step is None):
+        period = _period_or_none(image)
+    bare = lattice is None and period is None and config.lattice == "auto"
+    bare = bare and config.window is None
+    parts = resolve_model(config, lattice, bare)
     window = config.window
     if window is None:
-        window = _auto_window(image, lattice)
-        if lattice is None:
-            period = _period_or_none(image)
+        window = _auto_window(image, lattice, period)
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
@@ -113,8 +121,6 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
             raise InputError(f"binning must be a positive integer, got {config.binning!r}")
     binning = min(binning, max(1, window // 8))  # keep >= 8 px per patch side
     if config.step is None:  # a multiple of the binning, so the grid is exact
-        if period is None and lattice is None and config.window is not None:
-            period = _period_or_none(image)
         step = auto_step(image.data.shape, window, period)
         step = max(1, round(step / binning)) * binning
     else:
@@ -132,25 +138,22 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     }
 
 
-def _auto_window(image: Image, lattice: Lattice | None) -> int:
-    """1.5 cells with a lattice; 2.5 periods of the strongest planes without; 64 px (at
+def _auto_window(image: Image, lattice: Lattice | None, period: float | None) -> int:
+    """1.5 cells with a lattice; 2.5 periods of the strongest planes without; 32 px (at
     most a quarter of the smaller side) with a warning when there is no periodicity."""
     side = min(image.data.shape)
     if lattice is not None:
         window = round(LATTICE_WINDOW_CELLS * float(lattice.periods.max()))
         log.info("lattice periods %s px: window %d px", lattice.periods.round(2).tolist(), window)
+    elif period is None:
+        window = min(NO_LATTICE_WINDOW, max(8, side // 4))
+        log.warning(
+            "no lattice found: default window of %d px and no position latent "
+            "(give --window or --lattice to choose)",
+            window,
+        )
+        return window
     else:
-        try:
-            period = float(estimate_period(image))
-        except InputError as exc:
-            window = min(NO_LATTICE_WINDOW, max(8, side // 4))
-            log.warning(
-                "no lattice found: default window of %d px and the paper's model "
-                "(give --window or --lattice to choose)",
-                window,
-            )
-            log.info("period estimate: %s", exc)
-            return window
         window = round(WINDOW_PERIODS * period / 2) * 2
         log.info("estimated lattice period %.1f px: window %d px (2.5 periods)", period, window)
     return int(min(max(8, window), side))

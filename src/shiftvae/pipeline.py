@@ -64,8 +64,9 @@ class FitConfig:
     lattice, the "auto" ``position``, ``decoder`` and ``encoder`` are the torus position
     modulo the unit cell and the lattice Fourier coder, the window is 1.5 times the longer
     period, and patches keep their pixels up to 96 px per side; without one they are the
-    paper's Gaussian shift, coordinate decoder and MLP encoder, and an image with no lattice
-    at all gets a 64 px window (at most a quarter of its smaller side) and a warning.
+    paper's Gaussian shift, coordinate decoder and MLP encoder; an image with no periodicity
+    at all gets a 32 px window (at most a quarter of its smaller side), no position latent,
+    the Fourier coder over the window, and a warning.
     """
 
     window: int | None = None
@@ -191,14 +192,14 @@ def fit_image(
     model = ShiftVAE(
         patches.data.shape[1:],
         latent_dim=config.latent_dim,
-        shift=config.shift,
+        shift=config.shift and geo["position"] != "none",
         shift_scale=config.shift_scale,
         likelihood=config.likelihood,
         hidden=config.hidden,
         decoder_hidden=config.decoder_hidden,
         encoder=geo["encoder"],
         coord_frequency=geo["coord_frequency"],
-        position=geo["position"],
+        position="gaussian" if geo["position"] == "none" else geo["position"],
         decoder=geo["decoder"],
         lattice=_patch_lattice(geo, b),
         seed=config.seed,
@@ -259,16 +260,12 @@ def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig
 
 
 def _patch_lattice(geo: dict[str, Any], binning: int) -> np.ndarray | None:
-    """The lattice vectors in pixels of the (binned) patches, when the model uses them."""
-    if geo["lattice"] is None or (
-        "torus" not in (geo["position"],)
-        and "lattice"
-        not in (
-            geo["decoder"],
-            geo["encoder"],
-        )
-    ):
+    """The lattice vectors in pixels of the (binned) patches, when the model uses them;
+    without a lattice the Fourier coder's cell is the window itself."""
+    if geo["position"] != "torus" and "lattice" not in (geo["decoder"], geo["encoder"]):
         return None
+    if geo["lattice"] is None:
+        return np.eye(2) * max(2, geo["window"] // binning)
     return np.asarray(geo["lattice"]["vectors"], dtype=np.float64) / binning
 
 
