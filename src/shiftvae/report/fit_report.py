@@ -106,7 +106,9 @@ def _first_layer(coord_frequency: float | None) -> str:
     return f"sine, up to {coord_frequency:.3g} cycles per patch side"
 
 
-def _lattice_text(lattice: dict | None) -> str:
+def _lattice_text(lattice: dict | None, position: str | None) -> str:
+    if lattice is None and position == "none":
+        return "none found: no position latent, Fourier coder over the window"
     if lattice is None:
         return "none (the paper's model)"
     periods = ", ".join(f"{p:.2f}" for p in lattice["periods"])
@@ -123,7 +125,7 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         ["image", f"{img.data.shape[0]} x {img.data.shape[1]} px ({cal})"],
         ["window / step / binning", f"{geo['window']} / {geo['step']} / {geo['binning']} px"],
         ["estimated period", f"{geo['period_px']:.1f} px" if geo["period_px"] else "n/a"],
-        ["lattice", _lattice_text(geo.get("lattice"))],
+        ["lattice", _lattice_text(geo.get("lattice"), geo.get("position"))],
         [
             "position / decoder / encoder",
             " / ".join(str(geo.get(k, "n/a")) for k in ("position", "decoder", "encoder")),
