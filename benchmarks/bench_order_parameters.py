@@ -115,6 +115,8 @@ def _best(tried: list[dict]) -> dict | None:
 def _cell(r: dict | None) -> str:
     if r is None:
         return "-"
+    if "error" in r:
+        return "n/a"
     rho = "-" if r.get("spearman") is None else f"{r['spearman']:.2f}"
     auc = "-" if r.get("auc") is None else f"{r['auc']:.2f}"
     return f"{rho} / {auc}"
@@ -151,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             if method in BASELINES:
                 r = evaluate_baseline(image, truth, sublattice=BASELINES[method])
             else:
-                r = run_fit(image, truth, FITS[method], args.seed)
+                try:
+                    r = run_fit(image, truth, FITS[method], args.seed)
+                except sv.InputError as exc:  # e.g. centres on atoms of an image without lattice
+                    r = {"error": str(exc), "seconds": 0.0}
             results.setdefault(case, {})[method] = r
             print(f"{case:22s} {method:11s} {_cell(r):14s} {r['seconds']:6.1f} s", flush=True)
             args.json.parent.mkdir(parents=True, exist_ok=True)

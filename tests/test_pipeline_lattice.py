@@ -123,3 +123,11 @@ def test_lattice_patch_grid_runs_as_the_image_whatever_the_vectors_order_and_sig
         assert (np.diff(grid[..., 0], axis=0) > 0).all() and (
             np.diff(grid[..., 1], axis=1) > 0
         ).all()
+
+
+def test_auto_centres_are_the_columns_from_eight_by_eight_cells_up(crystal):
+    assert resolve_geometry(crystal[0], FitConfig())["centers"] == "grid"  # 160 px: 6-7 cells
+    big, _ = sv.synthetic.intensity_ratio_crystal(size=256, cell=20.0, seed=1)
+    assert resolve_geometry(sv.Image(big), FitConfig())["centers"] == "atoms"
+    assert resolve_geometry(sv.Image(big), FitConfig(lattice=None))["centers"] == "grid"
+    assert resolve_geometry(sv.Image(big), FitConfig(centers="grid"))["centers"] == "grid"

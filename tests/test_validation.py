@@ -297,7 +297,7 @@ CASES: dict[str, Case] = {
     "centers-unknown": Case(
         npy(lattice()),
         fit_with(centers="hexagons"),
-        r"centers must be one of 'grid', 'lattice', 'atoms', got 'hexagons'",
+        r"centers must be one of 'auto', 'grid', 'lattice', 'atoms', got 'hexagons'",
         cli=["--centers", "hexagons"],
         cli_match=r"argument --centers: invalid choice: 'hexagons'",
     ),

@@ -62,11 +62,13 @@ class FitConfig:
     ``lattice`` is "auto" (found by :func:`~shiftvae.data.lattice.estimate_lattice`), None
     (the paper's model, no lattice) or two (row, col) vectors in pixels of the image.  With a
     lattice, the "auto" ``position``, ``decoder`` and ``encoder`` are the torus position
-    modulo the unit cell and the lattice Fourier coder, the window is 1.5 times the longer
-    period, and patches keep their pixels up to 96 px per side; without one they are the
-    paper's Gaussian shift, coordinate decoder and MLP encoder; an image with no periodicity
-    at all gets a 32 px window (at most a quarter of its smaller side), no position latent,
-    the Fourier coder over the window, and a warning.
+    modulo the unit cell and the lattice Fourier coder; the patches are centred on the
+    columns of the brightest sublattice (``centers="auto"``: "atoms" from 8 x 8 cells up,
+    else the square grid); the window is 1.5 times the longer period, and patches keep
+    their pixels up to 96 px per side.  Without one they are the paper's Gaussian shift,
+    coordinate decoder and MLP encoder; an image with no periodicity at all gets a 32 px
+    window (at most a quarter of its smaller side), no position latent, the Fourier coder
+    over the window, and a warning.
     """
 
     window: int | None = None
@@ -83,7 +85,7 @@ class FitConfig:
     position: Literal["auto", "gaussian", "torus"] = "auto"
     decoder: Literal["auto", "coordinate", "lattice"] = "auto"
     lattice: Literal["auto"] | tuple | list | None = "auto"
-    centers: Literal["grid", "lattice", "atoms"] = "grid"
+    centers: Literal["auto", "grid", "lattice", "atoms"] = "auto"
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"
     batch_size: int = 100
@@ -160,7 +162,7 @@ def fit_image(
     geo = resolve_geometry(image, config)
     b = geo["binning"]
     work = bin_image(image, b)
-    if config.centers == "grid":
+    if geo["centers"] == "grid":
         patches = extract_patches(
             work,
             window=max(2, geo["window"] // b),
@@ -234,13 +236,13 @@ def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig
     """Patches centred on the lattice sites (or atom columns), one per cell, of ``work``."""
     if geo["lattice"] is None:
         raise InputError(
-            f"centers={config.centers!r} needs a lattice, and none was found or given; "
+            f"centers={geo['centers']!r} needs a lattice, and none was found or given; "
             "use centers='grid' or give the lattice vectors (--lattice)"
         )
     lattice = Lattice.from_dict(geo["lattice"])
     binned = Lattice(lattice.vectors / b, (lattice.origin - (b - 1) / 2) / b, lattice.confidence)
     window = max(2, geo["window"] // b)
-    grid = lattice_patch_grid(work.data, binned, window, config.centers)  # (rows, cols, 2)
+    grid = lattice_patch_grid(work.data, binned, window, geo["centers"])  # (rows, cols, 2)
     scaled = scale_image(work.data, config.normalize, CLIP_PERCENTILES)
     data = cut_patches(scaled, grid.reshape(-1, 2), window)
     if config.normalize == "patch":
@@ -281,6 +283,7 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "position": geo["position"],
         "decoder": geo["decoder"],
         "encoder": geo["encoder"],
+        "centers": geo["centers"],
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -151,11 +151,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--centers",
-        choices=("grid", "lattice", "atoms"),
-        default="grid",
-        help="patch centres: 'grid' (the paper's square grid, default), 'lattice' (one per "
-        "unit cell, all at the same lattice phase) or 'atoms' (on the columns of the "
-        "brightest sublattice); maps of the last two are over lattice cells",
+        choices=("auto", "grid", "lattice", "atoms"),
+        default="auto",
+        help="patch centres: 'atoms' (on the columns of the brightest sublattice), 'lattice' "
+        "(one per unit cell, all at the same lattice phase) or 'grid' (the paper's square "
+        "grid); maps of the first two are over lattice cells; 'auto' (default): atoms with "
+        "a lattice of at least 8 x 8 cells, else grid",
     )
     p.add_argument(
         "--position",

@@ -21,7 +21,7 @@ from shiftvae.data.centers import atom_centers, check_lattice_option
 from shiftvae.data.lattice import Lattice
 from shiftvae.errors import InputError
 
-__all__ = ["lattice_patch_grid"]
+__all__ = ["lattice_block_shape", "lattice_patch_grid"]
 
 SNAP = 0.25  # an atom column this close (times the shorter period) to a site replaces it
 
@@ -71,6 +71,18 @@ def lattice_patch_grid(
     if centers == "atoms":
         sites = _snap_to_columns(np.asarray(image), lattice, window, sites)
     return sites.reshape(len(i), len(j), 2)
+
+
+def lattice_block_shape(shape: tuple[int, int], lattice: Lattice, window: int):
+    """(rows, cols) of the block of cells :func:`lattice_patch_grid` would return.
+
+    Examples
+    --------
+    >>> lattice_block_shape((64, 84), Lattice([[10.0, 0.0], [0.0, 10.0]], [5.0, 5.0]), 10)
+    (6, 8)
+    """
+    i, j = _largest_block(shape, _image_aligned(lattice), window)
+    return len(i), len(j)
 
 
 def _image_aligned(lattice: Lattice) -> Lattice:

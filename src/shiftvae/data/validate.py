@@ -210,7 +210,7 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
         ("position", ("auto", "gaussian", "torus")),
         ("decoder", ("auto", "coordinate", "lattice")),
         ("encoder", ("auto", "mlp", "conv", "lattice")),
-        ("centers", ("grid", "lattice", "atoms")),
+        ("centers", ("auto", "grid", "lattice", "atoms")),
     ):
         value = get(field)
         if value is not None and value not in allowed:
