@@ -8,9 +8,10 @@ distortions) is fitted by:
 * ``defaults``: ``fit_image`` with default options (``shiftvae fit IMAGE``);
 * ``paper``: the paper's model (``--lattice none``: Gaussian shift, coordinate decoder);
 * ``vae``: the paper's plain VAE (``--lattice none --no-shift``);
-* ``window2``, ``latent3``, ``atoms``: defaults with a 2-cell window, with 3 conventional
-  latents, or with patches centred on the brightest columns (``--centers atoms``); the "best
-  options" column is the best of defaults and these three;
+* ``window2``, ``latent3``, ``atoms``, ``grid``: defaults with a 2-cell window, with 3
+  conventional latents, with patches centred on the brightest columns (``--centers atoms``,
+  the default from 8 x 8 cells up) or on the paper's square grid; the "best options" column
+  is the best of defaults and the first three;
 * ablations: ``mlp-encoder`` (the encoder reads pixels, not the aligned lattice
   coefficients) and ``gaussian-position`` (the paper's Gaussian shift with the lattice coder);
 * ``bin2`` .. ``bin4``: defaults on the image averaged in 2 x 2 .. 4 x 4 blocks first (how
@@ -52,6 +53,7 @@ FITS = {
     "window2": {"window": "2 cells"},
     "latent3": {"latent_dim": 3},
     "atoms": {"centers": "atoms"},
+    "grid": {"centers": "grid"},
     "mlp-encoder": {"encoder": "mlp"},
     "gaussian-position": {"position": "gaussian"},
     "bin2": {"binning": 2},

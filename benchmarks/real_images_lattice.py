@@ -17,7 +17,8 @@ coordinate decoder, MLP encoder).  Reported per fit:
     .venv/bin/python benchmarks/real_images_lattice.py [--images mos2 perovskite]
 
 Writes ``benchmarks/results/real_images_lattice.json`` and map figures under
-``docs/figures/lattice_*.png``.
+``docs/figures/lattice_*.png``; fits already in the JSON are not run again unless
+``--rerun``.
 """
 
 from __future__ import annotations
@@ -80,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", nargs="*", default=["mos2", "perovskite"], choices=IMAGES)
     p.add_argument("--json", type=Path, default=HERE / "results" / "real_images_lattice.json")
     p.add_argument("--figures", type=Path, default=HERE.parent / "docs" / "figures")
+    p.add_argument("--rerun", action="store_true", help="fit again what --json already holds")
     args = p.parse_args(argv)
     out = json.loads(args.json.read_text()) if args.json.is_file() else {}
     for key in args.images:
         image = sv.read_image(SHARED / IMAGES[key])
         for model, options in MODELS.items():
             tag = f"{key}_{'paper' if options else 'default'}"
+            if model in out.get(key, {}) and not args.rerun:
+                continue
             out.setdefault(key, {})[model] = r = fit_one(image, options, tag, args.figures)
             print(key, model, json.dumps(r), flush=True)
             args.json.write_text(json.dumps(out, indent=1))
