@@ -131,3 +131,12 @@ def test_auto_centres_are_the_columns_from_eight_by_eight_cells_up(crystal):
     assert resolve_geometry(sv.Image(big), FitConfig())["centers"] == "atoms"
     assert resolve_geometry(sv.Image(big), FitConfig(lattice=None))["centers"] == "grid"
     assert resolve_geometry(sv.Image(big), FitConfig(centers="grid"))["centers"] == "grid"
+
+
+def test_auto_centres_keep_the_grid_on_a_hexagonal_lattice():
+    from conftest import motif_image
+
+    hexagonal = np.array([[0.0, 12.0], [10.392, 6.0]])
+    image = sv.Image(motif_image((256, 256), hexagonal, sigma=1.8).astype(np.float32))
+    geo = resolve_geometry(image, FitConfig())
+    assert abs(geo["lattice"]["angle_deg"] - 60) < 2 and geo["centers"] == "grid"

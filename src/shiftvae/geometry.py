@@ -27,7 +27,8 @@ FitConfig = Any  # a shiftvae.pipeline.FitConfig
 MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
 MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)
 LATTICE_WINDOW_CELLS = 1.5  # automatic window with a lattice: 1.5 times the longer period
-MIN_CELLS_FOR_ATOMS = 8  # centers="auto": patches on the columns from 8 x 8 cells up
+MIN_CELLS_FOR_ATOMS = 8  # centers="auto": patches on the columns from 8 x 8 cells up ...
+RECTANGULAR = (75.0, 105.0)  # ... of a lattice this close to rectangular (degrees)
 NO_LATTICE_WINDOW = 32  # automatic window when the image shows no lattice (at most side / 4)
 MIN_AUTO_PATCHES = 2500  # the default step shrinks below window/2 until about this many fit
 MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice beating fast
@@ -142,13 +143,15 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
 
 
 def resolve_centers(config: FitConfig, lattice: Lattice | None, shape, window: int) -> str:
-    """Patch centres: "auto" is "atoms" with a lattice whose block of whole cells inside
-    the image is at least 8 x 8 (the order-parameter benchmark: as good as the square grid
-    on every case, and far better at high noise), else the paper's square grid."""
+    """Patch centres: "auto" is "atoms" with a near-rectangular lattice (75 to 105 degrees)
+    whose block of whole cells inside the image is at least 8 x 8 (the order-parameter
+    benchmark: as good as the square grid on every case, and far better at high noise),
+    else the paper's square grid.  A hexagonal or oblique lattice keeps the grid: its
+    largest block of whole cells is a parallelogram covering about half the image."""
     centers = getattr(config, "centers", "grid")
     if centers != "auto":
         return centers
-    if lattice is None:
+    if lattice is None or not RECTANGULAR[0] <= lattice.angle_deg <= RECTANGULAR[1]:
         return "grid"
     try:
         rows, cols = lattice_block_shape(tuple(shape), lattice, int(window))
