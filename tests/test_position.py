@@ -175,3 +175,25 @@ def test_decode_with_pixel_shift_matches_the_encoded_reconstruction(crystal_patc
 def test_inconsistent_lattice_options_are_refused(options, words):
     with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
         sv.ShiftVAE((20, 20), **options)
+
+
+def test_resume_without_a_checkpoint_sets_the_input_scale_like_a_fresh_fit(
+    crystal_patches, tmp_path
+):
+    x = crystal_patches[0][:60]
+    runs = []
+    for resume in (False, True):
+        model = sv.ShiftVAE((20, 20), decoder="lattice", encoder="lattice", lattice=CELL)
+        ckpt = tmp_path / f"none-{resume}.pt"
+        model.fit(x, epochs=1, progress=False, device="cpu", checkpoint=ckpt, resume=resume)
+        runs.append(model.module_.lattice_fit.scale.clone())
+    torch.testing.assert_close(runs[0], runs[1])
+    assert not torch.allclose(runs[0], torch.ones_like(runs[0]))
+
+
+def test_bf16_training_of_the_lattice_model_stays_finite(crystal_patches):
+    model = sv.ShiftVAE(
+        (20, 20), position="torus", decoder="lattice", encoder="lattice", lattice=CELL
+    )
+    history = model.fit(crystal_patches[0][:100], epochs=2, progress=False, precision="bf16")
+    assert all(np.isfinite(history.loss))

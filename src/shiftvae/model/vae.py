@@ -210,7 +210,9 @@ class ShiftVAE:
         self.module_.to(dev)
         tensor = torch.as_tensor(data, device=dev)
         fit = self.module_.lattice_fit
-        if fit is not None and not len(self.history_) and not resume:
+        resuming = resume and options.checkpoint_path is not None
+        resuming = resuming and options.checkpoint_path.is_file()  # it restores the scale
+        if fit is not None and not len(self.history_) and not resuming:
             fit.set_scale(tensor)  # the aligned motif's input scale, from the first data seen
         train_module(self.module_, tensor, options, self.history_)
         return self.history_
