@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from shiftvae.analysis.maps import latent_maps
+from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data.centers import cut_patches
 from shiftvae.data.lattice import Lattice
@@ -227,6 +227,9 @@ def fit_image(
     encoding.shift_mean *= b  # shifts in pixels of the original image
     encoding.shift_std *= b
     maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
+    if maps.lattice_phase is not None and geo["lattice"] is not None:  # relative to the lattice
+        phase = geometric_phase(encoding.phase_mean, patches.centers, geo["lattice"]["vectors"])
+        maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)

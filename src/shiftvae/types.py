@@ -122,7 +122,9 @@ class LatentMaps:
     pixel_size, unit : calibration; the map's own pixel is ``step * pixel_size``.
     lattice_phase : ndarray, shape (2, rows, cols), or None
         With the torus position: the position in the unit cell as angles 2 pi (u, v) in
-        radians, (-pi, pi], along the lattice vectors a1 and a2 (geometric-phase-like maps).
+        radians, (-pi, pi], along the lattice vectors a1 and a2.  ``fit_image`` gives it
+        relative to one perfect lattice (:func:`~shiftvae.analysis.maps.geometric_phase`):
+        the geometric phase, whose gradients are strain and rotation.
     """
 
     z: np.ndarray

@@ -17,7 +17,7 @@ import numpy as np
 from shiftvae.errors import InputError
 from shiftvae.types import Encoding, LatentMaps, Patches
 
-__all__ = ["latent_maps", "phase_fractions"]
+__all__ = ["geometric_phase", "latent_maps", "phase_fractions"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,28 @@ def latent_maps(
         unit=patches.unit,
         lattice_phase=lattice_phase,
     )
+
+
+def geometric_phase(phase_mean: np.ndarray, centers: np.ndarray, vectors: np.ndarray):
+    """Lattice phase of each patch relative to one perfect lattice: (N, 2) radians.
+
+    A patch centred at c sees the lattice at the position angles theta = 2 pi g . (o - c + u)
+    (o a site of the perfect lattice, u the local displacement, g1, g2 the reciprocal
+    vectors), up to the constant of the model's motif frame; theta + 2 pi g . c keeps
+    2 pi g . u only: the geometric phase of geometric phase analysis, whose gradients are
+    strain and rotation and whose steps are domain walls.  Wrapped to (-pi, pi] and centred
+    on its circular mean.
+
+    Examples
+    --------
+    >>> c = np.array([[0.0, 0.0], [0.0, 5.0], [7.0, 3.0]])
+    >>> theta = -2 * np.pi * c @ np.linalg.inv(np.eye(2) * 10).T  # a perfect lattice
+    >>> bool(np.abs(geometric_phase(theta, c, np.eye(2) * 10)).max() < 1e-12)
+    True
+    """
+    recip = np.linalg.inv(np.asarray(vectors, dtype=np.float64)).T  # rows g1, g2
+    total = np.exp(1j * (np.asarray(phase_mean) + 2 * np.pi * np.asarray(centers) @ recip.T))
+    return np.angle(total * np.exp(-1j * np.angle(total.mean(axis=0))))
 
 
 def _phase_labels(z: np.ndarray, phases: Literal["auto"] | int, seed: int) -> np.ndarray:
