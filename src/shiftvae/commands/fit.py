@@ -95,6 +95,37 @@ def auto_none_or_positive(flag: str, kind: type, allow_none: bool = True):
     return parse
 
 
+# the model's parts, each "auto" by default: the lattice model with a lattice, else the paper's
+MODEL_CHOICES = (
+    (
+        "--centers",
+        ("grid", "lattice", "atoms"),
+        "patch centres: 'atoms' (on the columns of the brightest sublattice), 'lattice' (one "
+        "per unit cell, all at the same lattice phase) or 'grid' (the paper's square grid); "
+        "maps of the first two are over lattice cells; 'auto' (default): atoms with a "
+        "near-rectangular lattice of at least 8 x 8 cells, else grid",
+    ),
+    (
+        "--position",
+        ("gaussian", "torus"),
+        "position latent: 'torus' (modulo the unit cell), 'gaussian' (the paper's shift); "
+        "'auto': torus when there is a lattice",
+    ),
+    (
+        "--decoder",
+        ("coordinate", "lattice"),
+        "'lattice' (Fourier series on the lattice) or 'coordinate' (the paper's MLP); 'auto': "
+        "lattice when there is a lattice",
+    ),
+    (
+        "--encoder",
+        ("mlp", "conv", "lattice"),
+        "'lattice' (reads the patch's aligned lattice Fourier coefficients), 'mlp' (the "
+        "paper's, on pixels) or 'conv'; 'auto': lattice when there is a lattice",
+    ),
+)
+
+
 def lattice_vectors(text: str):
     """argparse type: 'auto', 'none' or 'R1,C1;R2,C2' (two vectors in pixels)."""
     if text in ("auto", "none"):
@@ -149,36 +180,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="the two primitive lattice vectors in px, (row, col) each; 'auto' (default): "
         "found from the Fourier peaks; 'none': the paper's model, no lattice",
     )
-    p.add_argument(
-        "--centers",
-        choices=("auto", "grid", "lattice", "atoms"),
-        default="auto",
-        help="patch centres: 'atoms' (on the columns of the brightest sublattice), 'lattice' "
-        "(one per unit cell, all at the same lattice phase) or 'grid' (the paper's square "
-        "grid); maps of the first two are over lattice cells; 'auto' (default): atoms with "
-        "a lattice of at least 8 x 8 cells, else grid",
-    )
-    p.add_argument(
-        "--position",
-        choices=("auto", "gaussian", "torus"),
-        default="auto",
-        help="position latent: 'torus' (modulo the unit cell), 'gaussian' (the paper's "
-        "shift); 'auto': torus when there is a lattice",
-    )
-    p.add_argument(
-        "--decoder",
-        choices=("auto", "coordinate", "lattice"),
-        default="auto",
-        help="'lattice' (Fourier series on the lattice) or 'coordinate' (the paper's MLP); "
-        "'auto': lattice when there is a lattice",
-    )
-    p.add_argument(
-        "--encoder",
-        choices=("auto", "mlp", "conv", "lattice"),
-        default="auto",
-        help="'lattice' (reads the patch's aligned lattice Fourier coefficients), 'mlp' (the "
-        "paper's, on pixels) or 'conv'; 'auto': lattice when there is a lattice",
-    )
+    for flag, choices, text in MODEL_CHOICES:
+        p.add_argument(flag, choices=("auto", *choices), default="auto", help=text)
     p.add_argument("--latent-dim", type=positive_int, default=2, help="conventional latents")
     p.add_argument("--no-shift", action="store_true", help="plain VAE (no shift latents)")
     p.add_argument("--shift-scale", type=float, default=0.5, help="k in r + k*dr, in (0, 1]")
