@@ -159,7 +159,10 @@ def test_failure_before_training_leaves_nothing(tmp_path, capsys, small_npy):
 
 # --- a real process, killed ---------------------------------------------------------------
 
-SUBPROCESS_OPTIONS = [*FAST, "--epochs", "12", "--checkpoint-every", "1", "-q"]
+# long enough that the signal lands mid-training: a dozen epochs of the lattice coder on
+# these 121 patches took less time than the test needs to see the first checkpoint
+KILL_EPOCHS = 300
+SUBPROCESS_OPTIONS = [*FAST, "--epochs", str(KILL_EPOCHS), "--checkpoint-every", "1", "-q"]
 
 
 def start_fit(image: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -203,7 +206,7 @@ def test_killed_fit_process_resumes_to_the_same_model(tmp_path, uninterrupted, s
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), err
     assert not out.exists() and ckpt.is_file()
-    assert shiftvae.train.load_checkpoint(ckpt)["epoch"] < 12  # stopped mid-training
+    assert shiftvae.train.load_checkpoint(ckpt)["epoch"] < KILL_EPOCHS  # stopped mid-training
     if sig == signal.SIGINT:
         assert "continue from it with: shiftvae fit" in err and "Traceback" not in err
 

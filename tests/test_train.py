@@ -103,3 +103,34 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, sines):
     assert len(history) == 6
     np.testing.assert_array_equal(resumed.encode(X).z_mean, full.encode(X).z_mean)
     assert history.loss == full.history_.loss
+
+
+def test_interrupt_between_an_epochs_record_and_its_snapshot_keeps_one_record_per_epoch(
+    tmp_path, sines, monkeypatch
+):
+    """Ctrl-C right after epoch 3 was recorded but before it was snapshotted: the saved
+    history has the saved epochs only, and the resumed run records each epoch once."""
+    import shiftvae.train
+
+    X, _ = sines
+    real = shiftvae.train._snapshot
+    calls = itertools.count()
+
+    def interrupted(module, optimizer, gen, epoch):
+        if epoch == 3 and next(calls) == 0:
+            raise KeyboardInterrupt
+        return real(module, optimizer, gen, epoch)
+
+    monkeypatch.setattr(shiftvae.train, "_snapshot", interrupted)
+    ckpt = tmp_path / "ckpt.pt"
+    model = sv.ShiftVAE((40,), seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, epochs=6, progress=False, device="cpu", checkpoint=ckpt)
+    state = shiftvae.train.load_checkpoint(ckpt)
+    assert state["epoch"] == 2 and len(state["history"]["loss"]) == 2
+    assert len(model.history_) == 2
+    model.fit(X, epochs=6, progress=False, device="cpu", checkpoint=ckpt, resume=True)
+    assert len(model.history_) == 6
+    whole = sv.ShiftVAE((40,), seed=0)
+    whole.fit(X, epochs=6, progress=False, device="cpu")
+    np.testing.assert_array_equal(model.history_.beta, whole.history_.beta)

@@ -95,8 +95,10 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Sequence[float]]) -> History:
-        return cls(**{k: [float(v) for v in d.get(k, [])] for k in cls.__dataclass_fields__})
+    def from_dict(cls, d: dict[str, Sequence[float]], epochs: int | None = None) -> History:
+        """The history of :meth:`as_dict`, or of its first ``epochs`` epochs."""
+        fields = cls.__dataclass_fields__
+        return cls(**{k: [float(v) for v in list(d.get(k, []))[:epochs]] for k in fields})
 
 
 @dataclass
@@ -213,6 +215,9 @@ def train_module(
             )
     except KeyboardInterrupt:
         module.load_state_dict(good["module"])
+        # the interrupt may land after an epoch was recorded but before its snapshot: keep
+        # the history of the epochs the saved state has, or a resume records one twice
+        history.__init__(**History.from_dict(history.as_dict(), good["epoch"]).__dict__)
         if ckpt is not None:
             optimizer.load_state_dict(good["optimizer"])
             gen.set_state(good["rng"])
