@@ -174,6 +174,9 @@ def start_fit(image: Path, out: Path, *extra: str) -> subprocess.Popen:
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        # a test run in the background inherits an ignored SIGINT, and Python then never
+        # installs its Ctrl-C handler: the child must see the default, as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
