@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["LatticeDecoder", "default_harmonics", "harmonic_indices"]
+__all__ = ["LatticeDecoder", "default_harmonics", "harmonic_indices", "lattice_basis"]
 
 MAX_FREQUENCY = 0.45  # cycles/px: harmonics beyond are aliased on the pixel grid
 
@@ -63,6 +63,21 @@ def harmonic_indices(lattice: np.ndarray, harmonics: int) -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
+def lattice_basis(data_shape, lattice: np.ndarray, harmonics: int | None = None):
+    """Harmonics (n, 2), their frequencies (n, 2) in cycles/px and the basis (P, 1 + 2n) of
+    the Fourier series on the lattice: 1, cos(2 pi G.r), sin(2 pi G.r), r from the patch
+    centre, pixels in row-major order.  Shared by the decoder and the least-squares fit.
+    """
+    cell = np.asarray(lattice, dtype=np.float64)
+    hk = harmonic_indices(cell, default_harmonics(cell) if harmonics is None else harmonics)
+    freqs = hk @ np.linalg.inv(cell).T  # (n, 2) cycles/px, (row, col)
+    rows, cols = (np.arange(n) - (n - 1) / 2 for n in data_shape)
+    r = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)  # (P, 2)
+    phase = 2 * math.pi * r @ freqs.T  # (P, n)
+    basis = np.concatenate([np.ones((r.shape[0], 1)), np.cos(phase), np.sin(phase)], 1)
+    return hk, freqs, basis
+
+
 class LatticeDecoder(nn.Module):
     """Fourier-series decoder on a lattice; see the module notes.
 
@@ -92,12 +107,8 @@ class LatticeDecoder(nn.Module):
         self.data_shape = tuple(int(n) for n in data_shape)
         self.lattice = np.asarray(lattice, dtype=np.float64)
         self.harmonics = default_harmonics(self.lattice) if harmonics is None else harmonics
-        hk = harmonic_indices(self.lattice, self.harmonics)
-        freqs = hk @ np.linalg.inv(self.lattice).T  # (n, 2) cycles/px, (row, col)
-        rows, cols = (np.arange(n) - (n - 1) / 2 for n in self.data_shape)
-        r = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)  # (P, 2)
-        phase = 2 * math.pi * freqs @ r.T  # (n, P)
-        basis = np.concatenate([np.ones((1, r.shape[0])), np.cos(phase), np.sin(phase)])
+        hk, freqs, basis = lattice_basis(self.data_shape, self.lattice, self.harmonics)
+        basis = basis.T  # (1 + 2n, P): coefficients @ basis = logits
         self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32), False)
         self.register_buffer("hk", torch.as_tensor(hk, dtype=torch.float32), False)
         self.register_buffer("freqs", torch.as_tensor(freqs, dtype=torch.float32), False)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shiftvae.model.lattice_decoder import default_harmonics, harmonic_indices
+from shiftvae.model.lattice_decoder import lattice_basis
 
 __all__ = ["LatticeFit"]
 
@@ -44,12 +44,7 @@ class LatticeFit(nn.Module):
     def __init__(self, data_shape: tuple[int, ...], lattice: np.ndarray, harmonics=None):
         super().__init__()
         cell = np.asarray(lattice, dtype=np.float64)
-        hk = harmonic_indices(cell, default_harmonics(cell) if harmonics is None else harmonics)
-        freqs = hk @ np.linalg.inv(cell).T  # (n, 2) cycles/px
-        rows, cols = (np.arange(n) - (n - 1) / 2 for n in data_shape)
-        r = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)  # (P, 2)
-        phase = 2 * np.pi * r @ freqs.T  # (P, n)
-        basis = np.concatenate([np.ones((r.shape[0], 1)), np.cos(phase), np.sin(phase)], 1)
+        hk, _, basis = lattice_basis(data_shape, cell, harmonics)
         projector = np.linalg.pinv(basis).T  # (P, 1 + 2n): x @ projector = coefficients
         fundamentals = [int(np.flatnonzero((hk == t).all(1))[0]) for t in ((1, 0), (0, 1))]
         self.register_buffer("projector", torch.as_tensor(projector, dtype=torch.float32), False)

@@ -129,8 +129,12 @@ class ShiftVAEModule(nn.Module):
         cfg = self.config
         if self.torus:
             return position @ self.lattice / TWO_PI  # fractional (u, v) times (a1, a2)
-        half = torch.tensor([(n - 1) / 2 for n in cfg.data_shape], device=position.device)
-        return -position * cfg.shift_scale * half[: cfg.shift_dim]
+        return -position * cfg.shift_scale * self._half_widths(position.device)
+
+    def _half_widths(self, device: torch.device) -> torch.Tensor:
+        """(d,) pixels from the patch centre to its edge along each axis: (n - 1) / 2."""
+        half = [(n - 1) / 2 for n in self.config.data_shape][: self.config.shift_dim]
+        return torch.tensor(half, device=device)
 
     def split(self, latents: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Split (B, d + l) latents into shift (B, d) or None, and content (B, l)."""
@@ -147,9 +151,8 @@ class ShiftVAEModule(nn.Module):
                 return self.decoder(z, angles=shift)
             return self.decoder(z, pixels=self.displacement(shift))
         if self.torus:  # the coordinate decoder moves its grid by k * dr
-            cfg = self.config
-            half = torch.tensor([(n - 1) / 2 for n in cfg.data_shape], device=shift.device)
-            shift = -self.displacement(shift) / (cfg.shift_scale * half)
+            half = self._half_widths(shift.device)
+            shift = -self.displacement(shift) / (self.config.shift_scale * half)
         return self.decoder(z, shift)
 
     def loss(
