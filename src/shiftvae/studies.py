@@ -68,6 +68,8 @@ def _train(
         latent_dim=cfg.get("latent_dim", 2),
         shift=shift,
         shift_scale=cfg["shift_scale"],
+        decoder=cfg.get("decoder", "coordinate"),
+        decoder_hidden=cfg.get("decoder_hidden"),
         seed=seed,
     )
     model.fit(

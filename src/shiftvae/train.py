@@ -116,6 +116,11 @@ class TrainOptions:
     checkpoint_every: int = 0  # epochs between checkpoints (0: 10% of training)
     resume: bool = False  # continue from checkpoint_path if it exists
     precision: str = "fp32"  # "fp32", or "bf16": the decoder's pixel MLP in mixed precision
+    warmup: float = 0.0  # share of the epochs decoded without the conventional latents
+
+    def warmup_epochs(self) -> int:
+        """Epochs at the start during which the decoder sees the position only."""
+        return round(self.warmup * self.epochs)
 
 
 def save_checkpoint(
@@ -277,6 +282,7 @@ def _run_epochs(
     for epoch in bar:
         tic = time.perf_counter()
         beta = options.beta(epoch, options.epochs)
+        content = epoch >= options.warmup_epochs()
         sums = torch.zeros(3, device=device)  # loss, reconstruction, kl (summed over batches)
         order = torch.randperm(n, generator=gen, device=device)
         for b in range(n_batches):
@@ -288,7 +294,7 @@ def _run_epochs(
                 generator=gen,
                 device=device,
             )
-            out = module.loss(x, beta, noise)
+            out = module.loss(x, beta, noise, content=content)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()

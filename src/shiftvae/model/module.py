@@ -8,24 +8,29 @@ shift ``dr`` (prior N(0, I)) or, with ``position="torus"``, two angles 2 pi (u, 
 fractional position in the unit cell (wrapped normal, uniform prior; see
 :mod:`shiftvae.model.position`).  The expectation is estimated with one reparameterised sample.
 
-Decoders: the paper's coordinate MLP (:class:`CoordinateDecoder`) or the Fourier series on the
-reciprocal lattice (:class:`LatticeDecoder`); both take the content z and the position.
+Decoders: the paper's coordinate MLP (:class:`CoordinateDecoder`), the Fourier series on the
+reciprocal lattice (:class:`LatticeDecoder`), or a canvas drawn once per sample and moved by a
+phase ramp (:class:`CanvasDecoder`); all take the content z and the position.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from shiftvae.model.canvas_decoder import CanvasDecoder
 from shiftvae.model.decoder import CoordinateDecoder
 from shiftvae.model.encoder import ConvEncoder, MLPEncoder
 from shiftvae.model.lattice_decoder import LatticeDecoder
 from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
 from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
+
+MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class ModelConfig:
     encoder: str = "mlp"  # "mlp" or "conv"
     coord_frequency: float | None = None  # None: tanh first decoder layer; else sine layer
     position: str = "gaussian"  # "gaussian" (paper's shift) or "torus" (modulo the cell)
-    decoder: str = "coordinate"  # "coordinate" (paper's MLP) or "lattice" (Fourier series)
+    decoder: str = "coordinate"  # "coordinate" (paper's MLP), "lattice" or "canvas"
     lattice: tuple[tuple[float, float], tuple[float, float]] | None = None  # a1, a2 in px
     harmonics: int | None = None  # lattice decoder: highest harmonic (None: from the lattice)
     seed: int = 0
@@ -86,6 +91,10 @@ class ShiftVAEModule(nn.Module):
             self.decoder = LatticeDecoder(
                 config.data_shape, config.latent_dim, hidden, config.lattice, config.harmonics
             )
+        elif config.decoder == "canvas":
+            self.decoder = CanvasDecoder(
+                config.data_shape, config.latent_dim, hidden, self.canvas_margins()
+            )
         else:
             self.decoder = CoordinateDecoder(
                 config.data_shape,
@@ -97,6 +106,23 @@ class ShiftVAEModule(nn.Module):
         if config.lattice is not None:
             cell = torch.as_tensor(np.asarray(config.lattice), dtype=torch.float32)
             self.register_buffer("lattice", cell, False)
+
+    def canvas_margins(self) -> tuple[int, ...]:
+        """Pixels the canvas decoder adds on each side: the largest move the position makes.
+
+        Two prior units of the Gaussian shift (k (n - 1) / 2 px each), or on the torus half
+        the unit cell's extent along the axis; none without a position latent.
+        """
+        cfg = self.config
+        d = len(cfg.data_shape)
+        if not cfg.shift:
+            return (0,) * d
+        if self.torus:
+            extent = np.abs(np.asarray(cfg.lattice, dtype=np.float64)).sum(0)  # (row, col)
+            return tuple(math.ceil(e / 2) for e in extent)
+        return tuple(
+            math.ceil(MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2) for n in cfg.data_shape
+        )
 
     def inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of q(z, s | x), shape (B, d + l) each; position latents first.
@@ -144,6 +170,8 @@ class ShiftVAEModule(nn.Module):
     def generative(self, latents: torch.Tensor) -> torch.Tensor:
         """Decoder output for (B, d + l) latents: logits or Gaussian means, (B, *S)."""
         shift, z = self.split(latents)
+        if isinstance(self.decoder, CanvasDecoder):
+            return self.decoder(z, None if shift is None else self.displacement(shift))
         if isinstance(self.decoder, LatticeDecoder):
             if shift is None:
                 return self.decoder(z)
@@ -160,16 +188,22 @@ class ShiftVAEModule(nn.Module):
         x: torch.Tensor,
         beta: float | torch.Tensor,
         noise: torch.Tensor | None = None,
+        content: bool = True,
     ) -> LossOutput:
         """Negative ELBO (batch mean) with KL weight ``beta``.
 
         ``noise`` is the standard-normal draw of the reparameterisation (B, d + l); passing it
-        in keeps random number generation in the caller's hands.
+        in keeps random number generation in the caller's hands.  ``content=False`` decodes
+        with the conventional latents set to zero (the position warm-up of the training loop):
+        the decoder then learns one pattern and the position alone explains where it is.
         """
         mean, std = self.inference(x)
         if noise is None:
             noise = torch.randn_like(mean)
         latents = mean + std * noise  # reparameterised sample
+        if not content:
+            d = self.config.shift_dim
+            latents = torch.cat([latents[:, :d], torch.zeros_like(latents[:, d:])], 1)
         output = self.generative(latents)
         cfg = self.config
         rec = reconstruction_nll(output, x, cfg.likelihood, cfg.gaussian_std).mean()

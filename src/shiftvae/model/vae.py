@@ -19,6 +19,7 @@ from shiftvae.train import BetaSchedule, History, TrainOptions, resolve_device, 
 from shiftvae.types import Encoding, Patches
 
 ArrayLike = Any  # numpy array, torch tensor, Patches, or nested sequences
+CANVAS_WARMUP = 0.2  # share of the epochs the canvas decoder learns with the position alone
 
 
 class ShiftVAE:
@@ -60,6 +61,17 @@ class ShiftVAE:
         of up to f cycles per patch side, which lets it draw sharp lattices from the first
         step (about twice the lattice periods per patch works well; ``sv.fit_image`` sets it
         from the estimated lattice period).
+    position : {"gaussian", "torus"}
+        The paper's Gaussian shift, or the position modulo the unit cell (needs ``lattice``).
+    decoder : {"coordinate", "lattice", "canvas"}
+        "coordinate": the paper's MLP at every pixel (cost P * H^2 per sample).  "lattice":
+        a Fourier series on the crystal's reciprocal lattice (needs ``lattice``).  "canvas":
+        an MLP draws the pattern once on a canvas with a margin, a Fourier phase ramp moves
+        it, the centre is the patch (cost of order H * P).
+    lattice : (2, 2) array, optional
+        Rows a1, a2: the primitive lattice vectors in patch pixels, (row, col).
+    harmonics : int, optional
+        Highest harmonic of the lattice coder (default: from the lattice).
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -86,7 +98,7 @@ class ShiftVAE:
         gaussian_std: float = 0.1,
         coord_frequency: float | None = None,
         position: Literal["gaussian", "torus"] = "gaussian",
-        decoder: Literal["coordinate", "lattice"] = "coordinate",
+        decoder: Literal["coordinate", "lattice", "canvas"] = "coordinate",
         lattice: ArrayLike | None = None,
         harmonics: int | None = None,
         seed: int = 0,
@@ -152,6 +164,7 @@ class ShiftVAE:
         checkpoint_every: int = 0,
         resume: bool = False,
         precision: Literal["fp32", "bf16"] = "fp32",
+        warmup: float | Literal["auto"] = "auto",
     ) -> History:
         """Train on ``X`` (N, *data_shape) and return the per-epoch history.
 
@@ -181,6 +194,12 @@ class ShiftVAE:
             loss.  About twice as fast where the processor multiplies bf16 natively (AVX512-BF16
             or AMX CPUs, recent GPUs), at a loss that differs from fp32 training by about as
             much as two seeds do; elsewhere it can be slower.  Encoding stays fp32.
+        warmup : float or "auto"
+            Share of the epochs (0 to 1) decoded with the conventional latents set to zero,
+            so that the decoder first learns one pattern and the position alone explains where
+            it sits.  "auto": 0.2 for the canvas decoder with a position latent (without it,
+            its conventional latents learn the phase of periodic patterns and never
+            collapse), else 0.
 
         Returns
         -------
@@ -194,6 +213,7 @@ class ShiftVAE:
             raise InputError(f"learning rate lr must be a positive number, got {lr!r}")
         if precision not in ("fp32", "bf16"):
             raise InputError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        warmup = self._warmup(warmup)
         options = TrainOptions(
             epochs=epochs,
             batch_size=batch_size,
@@ -205,6 +225,7 @@ class ShiftVAE:
             checkpoint_every=int(checkpoint_every),
             resume=resume,
             precision=precision,
+            warmup=warmup,
         )
         dev = resolve_device(device)
         self.module_.to(dev)
@@ -314,6 +335,17 @@ class ShiftVAE:
         return path
 
     # -- helpers -----------------------------------------------------------------------------
+    def _warmup(self, warmup: Any) -> float:
+        """The position warm-up share: checked, or "auto" resolved (see :meth:`fit`)."""
+        if isinstance(warmup, str) and warmup == "auto":
+            canvas = self.config.decoder == "canvas" and self.config.shift
+            return CANVAS_WARMUP if canvas else 0.0
+        if isinstance(warmup, bool) or not isinstance(warmup, int | float) or not 0 <= warmup < 1:
+            raise InputError(
+                f"warmup must be 'auto' or a share of the epochs in [0, 1), got {warmup!r}"
+            )
+        return float(warmup)
+
     def _pixels_per_shift_unit(self) -> np.ndarray:
         """Pixels moved by one prior unit of each shift latent: k * (n - 1) / 2 per axis."""
         k = self.config.shift_scale
@@ -444,8 +476,8 @@ def _lattice_options(config, position, decoder, lattice, harmonics) -> dict[str,
     """Checked position, decoder, lattice and harmonics options (an InputError names any)."""
     if position not in ("gaussian", "torus"):
         raise InputError(f"position must be 'gaussian' or 'torus', got {position!r}")
-    if decoder not in ("coordinate", "lattice"):
-        raise InputError(f"decoder must be 'coordinate' or 'lattice', got {decoder!r}")
+    if decoder not in ("coordinate", "lattice", "canvas"):
+        raise InputError(f"decoder must be 'coordinate', 'lattice' or 'canvas', got {decoder!r}")
     needs_lattice = (
         (position == "torus" and config.shift)
         or decoder == "lattice"
