@@ -2,7 +2,8 @@
 
 For each image, ``fit_image`` runs with default options (the lattice model: torus position,
 lattice Fourier coder) and with ``lattice=None`` (the paper's model: Gaussian shift,
-coordinate decoder, MLP encoder).  Reported per fit:
+coordinate decoder, MLP encoder), and with ``lattice=None, decoder="canvas"`` (Gaussian shift,
+the canvas decoder drawn once per patch and moved by a phase ramp).  Reported per fit:
 
 * the lattice found, window / step / binning, training time;
 * the smoothness of each conventional map (``sv.smoothness``: central Fourier power share;
@@ -44,7 +45,12 @@ IMAGES = {
     "srtio3": "srtio3_haadf.ser",
     "pto": "pto_sro_supercrystal_haadf.hspy",
 }
-MODELS = {"lattice (default)": {}, "paper": {"lattice": None}}
+MODELS = {
+    "lattice (default)": {},
+    "paper": {"lattice": None, "decoder": "coordinate"},
+    "no lattice, canvas": {"lattice": None, "decoder": "canvas"},
+}
+TAGS = {"lattice (default)": "default", "paper": "paper", "no lattice, canvas": "canvas"}
 
 
 def jump_cells(z: np.ndarray, threshold: float = 6.0) -> int:
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.images:
         image = sv.read_image(SHARED / IMAGES[key])
         for model, options in MODELS.items():
-            tag = f"{key}_{'paper' if options else 'default'}"
+            tag = f"{key}_{TAGS[model]}"
             if model in out.get(key, {}) and not args.rerun:
                 continue
             out.setdefault(key, {})[model] = r = fit_one(image, options, tag, args.figures)

@@ -130,9 +130,10 @@ def test_training_lowers_the_loss_and_moves_weights(sines):
     X, _ = sines
     model = sv.ShiftVAE((40,), hidden=(32, 32), seed=0)
     before = [p.detach().clone() for p in model.module_.parameters()]
-    history = model.fit(X, epochs=5, batch_size=50, progress=False)
+    history = model.fit(X, epochs=5, batch_size=50, progress=False)  # on CUDA where there is one
     assert history.loss[-1] < history.loss[0]
-    assert all(not torch.equal(a, b) for a, b in zip(before, model.module_.parameters()))
+    after = [p.detach().cpu() for p in model.module_.parameters()]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))
 
 
 def test_save_load_roundtrip_and_pickle(tmp_path, sines):
@@ -141,7 +142,8 @@ def test_save_load_roundtrip_and_pickle(tmp_path, sines):
     model.fit(X, epochs=2, progress=False)
     model.metadata["window"] = 40
     path = model.save(tmp_path / "model.pt")
-    loaded = sv.load_model(path)
+    loaded = sv.load_model(path)  # on the CPU; the model was trained on CUDA where there is one
+    loaded.module_.to(model.device)  # bit for bit on the same device
     np.testing.assert_array_equal(loaded.encode(X).z_mean, model.encode(X).z_mean)
     assert loaded.history_.loss == model.history_.loss
     assert loaded.metadata == {"window": 40}

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 FitConfig = Any  # a shiftvae.pipeline.FitConfig
 
 MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
-MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)
+MAX_LATTICE_WINDOW = 96  # px after binning for the lattice and canvas coders (~ n * P)
 LATTICE_WINDOW_CELLS = 1.5  # automatic window with a lattice: 1.5 times the longer period
 MIN_CELLS_FOR_ATOMS = 8  # centers="auto": patches on the columns from 8 x 8 cells up ...
 RECTANGULAR = (75.0, 105.0)  # ... of a lattice this close to rectangular (degrees)
@@ -114,9 +114,9 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
-    lattice_coder = "lattice" in (parts["decoder"], parts["encoder"])
+    fast_coder = parts["decoder"] in ("lattice", "canvas") or parts["encoder"] == "lattice"
     if config.binning == "auto":
-        most = MAX_LATTICE_WINDOW if lattice_coder else MAX_AUTO_WINDOW
+        most = MAX_LATTICE_WINDOW if fast_coder else MAX_AUTO_WINDOW
         binning = max(1, math.ceil(window / most))
     else:
         binning = int(config.binning)

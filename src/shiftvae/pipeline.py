@@ -83,7 +83,7 @@ class FitConfig:
     decoder_hidden: tuple[int, ...] | None = None
     encoder: Literal["auto", "mlp", "conv", "lattice"] = "auto"
     position: Literal["auto", "gaussian", "torus"] = "auto"
-    decoder: Literal["auto", "coordinate", "lattice"] = "auto"
+    decoder: Literal["auto", "coordinate", "lattice", "canvas"] = "auto"
     lattice: Literal["auto"] | tuple | list | None = "auto"
     centers: Literal["auto", "grid", "lattice", "atoms"] = "auto"
     coord_frequency: float | Literal["auto"] | None = "auto"

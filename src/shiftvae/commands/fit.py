@@ -113,9 +113,10 @@ MODEL_CHOICES = (
     ),
     (
         "--decoder",
-        ("coordinate", "lattice"),
-        "'lattice' (Fourier series on the lattice) or 'coordinate' (the paper's MLP); 'auto': "
-        "lattice when there is a lattice",
+        ("coordinate", "lattice", "canvas"),
+        "'lattice' (Fourier series on the lattice), 'canvas' (drawn once per patch, moved by a "
+        "phase ramp) or 'coordinate' (the paper's MLP); 'auto': lattice when there is a "
+        "lattice",
     ),
     (
         "--encoder",
