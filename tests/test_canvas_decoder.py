@@ -86,3 +86,12 @@ def test_canvas_decoder_collapses_the_conventional_latents_on_the_lattice_study(
     )
     assert study.runs["shift_vae"].metrics["collapse"]["collapsed"] == 2
     assert study.runs["vae"].metrics["collapse"]["collapsed"] == 0
+
+
+def test_fit_image_runs_the_canvas_decoder_without_binning():
+    image = sv.synthetic.lattice_image(size=160, period=10.0, seed=0)
+    config = sv.FitConfig(lattice=None, decoder="canvas", window=40, epochs=2, hidden=(16, 16))
+    result = sv.fit_image(image, config, progress=False)
+    assert result.geometry["decoder"] == "canvas" and result.geometry["binning"] == 1
+    assert result.model.module_.decoder.margins == (20, 20)  # 2 x 0.5 x 19.5 px
+    assert np.isfinite(result.maps.z).all()

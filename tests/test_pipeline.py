@@ -97,3 +97,17 @@ def test_cli_takes_none_for_the_paper_decoder(tmp_path):
     model = sv.load_model(out / "model.pt")
     assert model.config.coord_frequency is None
     assert "tanh" in (out / "report.html").read_text()
+
+
+def test_fit_image_takes_an_array_or_a_path(tmp_path):
+    """A plain 2D array (as most users hold an image) and a file path are accepted."""
+    image = sv.synthetic.lattice_image(size=96, period=8.0, seed=1)
+    config = sv.FitConfig(window=16, epochs=1, hidden=(8, 8), lattice=None)
+    result = sv.fit_image(image, config, progress=False)
+    assert result.image.source == "array" and result.image.pixel_size is None
+    np.save(tmp_path / "img.npy", image)
+    assert sv.fit_image(tmp_path / "img.npy", config, progress=False).maps.z.shape[0] == 2
+    with pytest.raises(sv.InputError, match="2D"):
+        sv.fit_image(np.zeros((4, 4, 4, 4)), config, progress=False)
+    with pytest.raises(sv.InputError, match="a 2D array or a file path"):
+        sv.fit_image(42, config, progress=False)

@@ -24,7 +24,7 @@ from shiftvae.data.centers import cut_patches
 from shiftvae.data.lattice import Lattice
 from shiftvae.data.lattice_grid import lattice_patch_grid
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
-from shiftvae.data.validate import check_fit_options, check_patches
+from shiftvae.data.validate import check_fit_options, check_image, check_patches
 from shiftvae.errors import InputError
 from shiftvae.geometry import (  # noqa: F401  re-exported: the names users import
     AUTO_EPOCHS,
@@ -140,8 +140,23 @@ def _to_original(patches: Patches, binning: int) -> Patches:
     return patches
 
 
+def as_image(image: Image | np.ndarray | str | Path) -> Image:
+    """An :class:`Image` from an Image, a 2D array (uncalibrated pixels) or a file path."""
+    if isinstance(image, Image):
+        return image
+    if isinstance(image, str | Path):
+        from shiftvae.data.io import read_image
+
+        return read_image(image)
+    if isinstance(image, list | tuple) or hasattr(image, "__array__"):
+        return Image(check_image(np.asarray(image), "the image array"), None, "px", "array")
+    raise InputError(
+        f"the image must be an sv.Image, a 2D array or a file path, got {type(image).__name__}"
+    )
+
+
 def fit_image(
-    image: Image,
+    image: Image | np.ndarray | str | Path,
     config: FitConfig | None = None,
     progress: bool = True,
     checkpoint: str | Path | None = None,
@@ -150,6 +165,8 @@ def fit_image(
 ) -> FitResult:
     """Cut ``image`` into patches, train a (shift-)VAE, encode and map the latents back.
 
+    ``image`` is an :class:`Image`, a 2D array (pixels without calibration) or a file path.
+
     ``checkpoint``, ``resume`` and ``checkpoint_every`` are passed to :meth:`ShiftVAE.fit`:
     with a checkpoint file, training state is saved every ``checkpoint_every`` epochs (0:
     every 10% of training) and on Ctrl-C, and ``resume=True`` continues from it; the result
@@ -157,6 +174,7 @@ def fit_image(
     """
     config = config or FitConfig()
     check_fit_options(config)  # all options before any work
+    image = as_image(image)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
     geo = resolve_geometry(image, config)

@@ -208,7 +208,7 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
         raise InputError(f"{name('precision')} must be 'fp32' or 'bf16', got {precision!r}")
     for field, allowed in (
         ("position", ("auto", "gaussian", "torus")),
-        ("decoder", ("auto", "coordinate", "lattice")),
+        ("decoder", ("auto", "coordinate", "lattice", "canvas")),
         ("encoder", ("auto", "mlp", "conv", "lattice")),
         ("centers", ("auto", "grid", "lattice", "atoms")),
     ):
