@@ -48,8 +48,8 @@ from shiftvae.pipeline import FitConfig
 HERE = Path(__file__).resolve().parent
 FITS = {
     "defaults": {},
-    "paper": {"lattice": None},
-    "vae": {"lattice": None, "shift": False},
+    "paper": {"lattice": None, "decoder": "coordinate"},
+    "vae": {"lattice": None, "decoder": "coordinate", "shift": False},
     "window2": {"window": "2 cells"},
     "latent3": {"latent_dim": 3},
     "atoms": {"centers": "atoms"},

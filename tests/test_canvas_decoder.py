@@ -95,3 +95,14 @@ def test_fit_image_runs_the_canvas_decoder_without_binning():
     assert result.geometry["decoder"] == "canvas" and result.geometry["binning"] == 1
     assert result.model.module_.decoder.margins == (20, 20)  # 2 x 0.5 x 19.5 px
     assert np.isfinite(result.maps.z).all()
+
+
+def test_canvas_model_saves_loads_and_continues_without_warmup(tmp_path, sines):
+    X, _ = sines
+    model = sv.ShiftVAE((40,), decoder="canvas", hidden=(16, 16), seed=0)
+    model.fit(X, epochs=2, progress=False)
+    assert model._warmup("auto") == 0.0  # trained: a second fit continues with the content
+    loaded = sv.load_model(model.save(tmp_path / "canvas.pt"))
+    loaded.module_.to(model.device)
+    assert loaded.module_.decoder.canvas == model.module_.decoder.canvas
+    np.testing.assert_array_equal(loaded.reconstruct(X[:20]), model.reconstruct(X[:20]))

@@ -199,7 +199,7 @@ class ShiftVAE:
             so that the decoder first learns one pattern and the position alone explains where
             it sits.  "auto": 0.2 for the canvas decoder with a position latent (without it,
             its conventional latents learn the phase of periodic patterns and never
-            collapse), else 0.
+            collapse), else 0; 0 as well when the model has been trained before.
 
         Returns
         -------
@@ -339,7 +339,8 @@ class ShiftVAE:
         """The position warm-up share: checked, or "auto" resolved (see :meth:`fit`)."""
         if isinstance(warmup, str) and warmup == "auto":
             canvas = self.config.decoder == "canvas" and self.config.shift
-            return CANVAS_WARMUP if canvas else 0.0
+            fresh = not len(self.history_)  # a trained model continues without one
+            return CANVAS_WARMUP if canvas and fresh else 0.0
         if isinstance(warmup, bool) or not isinstance(warmup, int | float) or not 0 <= warmup < 1:
             raise InputError(
                 f"warmup must be 'auto' or a share of the epochs in [0, 1), got {warmup!r}"

@@ -38,6 +38,7 @@ def fit_config(image: Image, quick: bool, seed: int, opts: dict[str, Any]) -> Fi
     Gaussian shift, coordinate decoder, MLP encoder), not the lattice model of ``fit``."""
     base = FitConfig(
         lattice=None,
+        decoder="coordinate",
         window=opts.get("window"),
         epochs=pick(quick, QUICK["epochs"], FULL["epochs"], opts.get("epochs")),
         seed=seed,
