@@ -46,10 +46,12 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     assert "position in the unit cell" in (tmp_path / "run" / "report.html").read_text()
 
 
-def test_lattice_none_is_the_paper_model(crystal):
+def test_lattice_none_is_the_paper_model_with_the_canvas_decoder(crystal):
     geo = resolve_geometry(crystal[0], FitConfig(lattice=None))
-    assert (geo["position"], geo["decoder"], geo["encoder"]) == ("gaussian", "coordinate", "mlp")
+    assert (geo["position"], geo["decoder"], geo["encoder"]) == ("gaussian", "canvas", "mlp")
     assert geo["lattice"] is None
+    paper = resolve_geometry(crystal[0], FitConfig(lattice=None, decoder="coordinate"))
+    assert paper["decoder"] == "coordinate" and paper["binning"] >= geo["binning"]
 
 
 def test_a_given_lattice_is_used_as_given(crystal):
@@ -79,7 +81,7 @@ def test_cli_lattice_options(tmp_path, capsys):
     geo = sv.load_results(tmp_path / "a").geometry
     assert geo["lattice"]["vectors"] == [[16.0, 0.0], [0.0, 16.0]]
     assert main([*args, "--out", str(tmp_path / "b"), "--lattice", "none"]) == 0
-    assert sv.load_results(tmp_path / "b").geometry["decoder"] == "coordinate"
+    assert sv.load_results(tmp_path / "b").geometry["decoder"] == "canvas"
     with pytest.raises(SystemExit) as exc:
         main([*args, "--out", str(tmp_path / "c"), "--lattice", "16,0"])
     assert exc.value.code == 2

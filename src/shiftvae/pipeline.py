@@ -65,10 +65,11 @@ class FitConfig:
     modulo the unit cell and the lattice Fourier coder; the patches are centred on the
     columns of the brightest sublattice (``centers="auto"``: "atoms" from 8 x 8 cells up,
     else the square grid); the window is 1.5 times the longer period, and patches keep
-    their pixels up to 96 px per side.  Without one they are the paper's Gaussian shift,
-    coordinate decoder and MLP encoder; an image with no periodicity at all gets a 32 px
-    window (at most a quarter of its smaller side), no position latent, the Fourier coder
-    over the window, and a warning.
+    their pixels up to 96 px per side.  Without one they are the paper's Gaussian shift and
+    MLP encoder with the canvas decoder (patches keep their pixels up to 64 px per side;
+    ``decoder="coordinate"`` is the paper's decoder); an image with no periodicity at all
+    gets a 32 px window (at most a quarter of its smaller side), no position latent, the
+    Fourier coder over the window, and a warning.
     """
 
     window: int | None = None

@@ -4,9 +4,11 @@ The image is cut into patches on a square grid and a shift-VAE is trained on the
 lattice (found from the Fourier peaks unless given), the position latent lives on the unit
 cell (fractional coordinates, a torus) and the motif is drawn as a Fourier series on the
 lattice; the window is 1.5 cells.  Without one (--lattice none, or an image with no
-lattice), it is the paper's model: Gaussian shift, coordinate decoder, window about 2.5
-periods (64 px when there is no periodicity at all).  The step is window/2, or less on
-small images so that about 2500 patches fit; the latent means are placed back on the grid.
+lattice), it is the paper's model (Gaussian shift, window about 2.5 periods) with the canvas
+decoder, which draws each patch once and moves it by a phase ramp (--decoder coordinate is
+the paper's decoder); an image with no periodicity at all gets a 32 px window and no
+position.  The step is window/2, or less on small images so that about 2500 patches fit;
+the latent means are placed back on the grid.
 Writes results.h5 (NeXus), model.pt, figures/*.png, report.html and run.json into --out;
 nothing is left behind if the run fails.  Training state is saved every 10% of the epochs
 (--checkpoint-every N) in the hidden folder .OUT.partial beside --out: after Ctrl-C, a
