@@ -36,8 +36,15 @@ def test_a_subpixel_move_keeps_a_band_limited_pattern():
     torch.testing.assert_close(moved, torch.sin(2 * np.pi * k * (x - 0.4))[None])
 
 
-def test_canvas_shape_is_odd_and_covers_the_margins():
-    assert canvas_shape((22, 21), (5, 5)) == (33, 31)
+def test_canvas_shape_is_odd_fft_friendly_and_covers_the_margins():
+    assert canvas_shape((22, 21), (5, 5)) == (33, 33)  # 31 is prime: 33 = 3 x 11
+    for n in range(2, 200):
+        (side,) = canvas_shape((n,), (n // 2,))
+        rest = side
+        for p in (3, 5, 7, 11):
+            while rest % p == 0:
+                rest //= p
+        assert side % 2 == 1 and side >= n + 2 * (n // 2) and rest == 1
 
 
 def test_model_margins_cover_the_position_moves():
