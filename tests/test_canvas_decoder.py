@@ -54,6 +54,9 @@ def test_model_margins_cover_the_position_moves():
         (24, 24), decoder="canvas", position="torus", lattice=[[10.0, 0.0], [3.0, 9.0]]
     )
     assert torus.module_.decoder.margins == (7, 5)  # half the cell's extent per axis
+    X = np.random.default_rng(0).uniform(size=(20, 24, 24))
+    assert np.isfinite(torus.fit(X, epochs=1, progress=False).loss).all()  # moves modulo the cell
+    assert torus.reconstruct(X).shape == X.shape
     plain = sv.ShiftVAE((10, 10), decoder="canvas", shift=False)
     assert plain.module_.decoder.canvas == (11, 11)
 

@@ -210,8 +210,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--precision",
         default="fp32",
         choices=("fp32", "bf16"),
-        help="bf16: mixed-precision training, about twice as fast on CPUs with AVX512-BF16 "
-        "or AMX and on recent GPUs (default fp32)",
+        help="bf16: mixed-precision training of the coordinate decoder, about twice as fast "
+        "on CPUs with AVX512-BF16 or AMX and on recent GPUs (default fp32; the lattice and "
+        "canvas decoders train in fp32)",
     )
 
 

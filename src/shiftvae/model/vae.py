@@ -193,7 +193,9 @@ class ShiftVAE:
             precision: bf16 activations and matrix products, fp32 weights, gradients and
             loss.  About twice as fast where the processor multiplies bf16 natively (AVX512-BF16
             or AMX CPUs, recent GPUs), at a loss that differs from fp32 training by about as
-            much as two seeds do; elsewhere it can be slower.  Encoding stays fp32.
+            much as two seeds do; elsewhere it can be slower.  Encoding stays fp32.  It
+            applies to the coordinate decoder; the lattice and canvas decoders, whose work is
+            a small share of a step, train in fp32 either way.
         warmup : float or "auto"
             Share of the epochs (0 to 1) decoded with the conventional latents set to zero,
             so that the decoder first learns one pattern and the position alone explains where
