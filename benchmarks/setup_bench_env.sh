@@ -2,7 +2,8 @@
 # Build .venv-bench: the environment of benchmarks/bench_vs_pyroved.py.
 #
 # It holds torch (the pinned CPU build), pyroVED 0.3.0 (the reference implementation),
-# pyro-ppl and matplotlib (what pyroVED imports), and this project in editable mode.
+# pyro-ppl and matplotlib (what pyroVED imports), and this project in editable mode with its
+# "stem" extra (rosettasciio, to read the shared dm3 image).
 #
 # pyroVED imports torchvision.utils.make_grid for its plotting helpers only, and there is no
 # CPU torchvision build for torch 2.13 here, so pyroVED is installed with --no-deps and a
@@ -30,7 +31,7 @@ test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 echo "note: pip may report 'pyroved 0.3.0 requires torchvision': expected, a stand-in follows"
 "${PIP[@]}" pyro-ppl matplotlib
 # This project.
-"${PIP[@]}" -e .
+"${PIP[@]}" -e ".[stem]"  # rosettasciio: the whole-fit benchmark reads the shared dm3 image
 
 # The torchvision stand-in, placed in the bench environment's site-packages.
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

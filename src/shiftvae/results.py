@@ -53,7 +53,12 @@ def _nxdata(
 
 
 def write_results_h5(path: str | Path, result: Any) -> Path:
-    """Write a :class:`~shiftvae.pipeline.FitResult` as NeXus HDF5."""
+    """Write a :class:`~shiftvae.pipeline.FitResult` as NeXus HDF5.
+
+    The file is written beside ``path`` and renamed into place when complete, and its root
+    attribute ``complete`` becomes True only after everything else is in it, so
+    :func:`load_results` refuses a file whose writer stopped part way (a full disk, a kill).
+    """
     path = Path(path)
     maps, image, enc = result.maps, result.image, result.encoding
     px, unit = image.pixel_size, image.unit if image.pixel_size else "px"
@@ -61,9 +66,25 @@ def write_results_h5(path: str | Path, result: Any) -> Path:
     rows, cols = maps.z.shape[1:]
     y = _axes(rows, c[0, 0, 0], c[1, 0, 0] - c[0, 0, 0] if rows > 1 else 1.0, px)
     x = _axes(cols, c[0, 0, 1], c[0, 1, 1] - c[0, 0, 1] if cols > 1 else 1.0, px)
+    part = path.with_name(path.name + ".part")
+    try:
+        _write_h5(part, result, maps, image, enc, px, unit, x, y)
+        part.replace(path)  # a reader never sees a file that is still being written
+    finally:
+        part.unlink(missing_ok=True)
+    return path
+
+
+def _write_h5(path: Path, result, maps, image, enc, px, unit, x, y) -> None:
+    """The body of :func:`write_results_h5`; the root's ``complete`` flag is set last."""
     with h5py.File(path, "w") as f:
         f.attrs.update(
-            {"default": "entry", "creator": f"shiftvae {__version__}", "NX_class": "NXroot"}
+            {
+                "default": "entry",
+                "creator": f"shiftvae {__version__}",
+                "NX_class": "NXroot",
+                "complete": False,  # set to True after everything else is written
+            }
         )
         e = f.create_group("entry")
         e.attrs.update({"NX_class": "NXentry", "default": "latent_maps"})
@@ -130,7 +151,7 @@ def write_results_h5(path: str | Path, result: Any) -> Path:
                 "shiftvae_version": __version__,
             }
         )
-    return path
+        f.attrs["complete"] = True
 
 
 @dataclass
@@ -167,6 +188,10 @@ def load_results(out_dir: str | Path) -> Results:
         raise ReaderError(f"no results.h5 in {folder}: is it a folder written by shiftvae fit?")
     try:
         with h5py.File(path, "r") as f:
+            if not bool(f.attrs.get("complete", True)):  # files before the flag: complete
+                raise ReaderError(
+                    f"{path} was not finished (its writer stopped before the end): fit again"
+                )
             e = f["entry"]
             a = e.attrs
             px = float(a["pixel_size"])
@@ -195,6 +220,8 @@ def load_results(out_dir: str | Path) -> Results:
             config = json.loads(a["config"])
             geometry = json.loads(a["geometry"])
             metrics = json.loads(a["metrics"])
+    except ReaderError:
+        raise
     except (OSError, KeyError, ValueError) as exc:
         raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
     return Results(enc, maps, image, config, geometry, metrics, history, folder)

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from shiftvae.data.validate import check_fit_options
-from shiftvae.errors import InputError, OutputError, TrainingDivergedError
+from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
 from shiftvae.pipeline import FitConfig, fit_image
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.outdir import (
@@ -320,13 +320,17 @@ def main(args: argparse.Namespace) -> int:
                 resume=resume,
                 checkpoint_every=getattr(args, "checkpoint_every", None) or 0,
             )
-            write_outputs(tmp, result, started)
         except TrainingDivergedError as exc:
             lower = f"{config.lr / 3:.2g}"
             raise TrainingDivergedError(f"{exc}; {_kept(args, ckpt, lr=lower)}") from exc
         except KeyboardInterrupt:
             args.interrupt_note = _kept(args, ckpt)  # printed by the command line
             raise
+        try:
+            write_outputs(tmp, result, started)
+        except OSError as exc:  # a full disk, say: the trained checkpoint is kept
+            error = exc if isinstance(exc, OutputError) else write_error(exc, "the results")
+            raise OutputError(f"{error}; {_kept(args, ckpt)}") from exc
         for name in (CHECKPOINT_NAME, CHECKPOINT_INFO):
             (tmp / name).unlink(missing_ok=True)
     m = result.metrics
@@ -340,8 +344,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _worth_keeping(folder: Path, exc: BaseException) -> bool:
-    """Keep the temporary folder of an interrupted or diverged run that has a checkpoint."""
-    return isinstance(exc, KeyboardInterrupt | TrainingDivergedError) and (
+    """Keep the temporary folder of an interrupted or diverged run, or of one whose outputs
+    could not be written, when it has a checkpoint."""
+    return isinstance(exc, KeyboardInterrupt | TrainingDivergedError | OutputError) and (
         (folder / CHECKPOINT_NAME).is_file()
     )
 
