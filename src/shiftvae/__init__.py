@@ -31,6 +31,7 @@ from shiftvae.report.fit_outputs import save_results
 from shiftvae.results import Results, load_results
 from shiftvae.sweep import sweep
 from shiftvae.train import BetaSchedule, History
+from shiftvae.transfer import transfer_image
 from shiftvae.tune import tune
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
@@ -71,5 +72,6 @@ __all__ = [
     "smoothness",
     "sweep",
     "synthetic",
+    "transfer_image",
     "tune",
 ]

@@ -180,30 +180,7 @@ def fit_image(
     tic = time.perf_counter()
     geo = resolve_geometry(image, config)
     b = geo["binning"]
-    work = bin_image(image, b)
-    if geo["centers"] == "grid":
-        patches = extract_patches(
-            work,
-            window=max(2, geo["window"] // b),
-            step=max(1, geo["step"] // b),
-            normalize=config.normalize,
-        )
-    else:
-        patches = _lattice_patches(work, geo, b, config)
-    patches = _to_original(patches, b)
-    check_patches(patches.data)
-    if len(patches) < 2:
-        raise InputError(
-            f"only {len(patches)} patch fits the image with window {geo['window']} "
-            f"and step {geo['step']}: use a smaller window or step"
-        )
-    log.info(
-        "%d patches of %d x %d px (grid %d x %d, binning %d)",
-        len(patches),
-        *patches.data.shape[1:],
-        *patches.grid_shape,
-        b,
-    )
+    patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
     if config.epochs == "auto":
         geo["epochs"] = auto_epochs(len(patches), config.batch_size)
@@ -242,6 +219,48 @@ def fit_image(
     )
     timings["train"] = time.perf_counter() - tic
     tic = time.perf_counter()
+    encoding, maps = encode_and_map(model, patches, geo, config)
+    timings["encode_and_map"] = time.perf_counter() - tic
+    metrics = map_metrics(maps, model)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patches:
+    """The patches of ``image`` for a resolved geometry (window, step, binning, centres,
+    lattice), centres in pixels of the original image."""
+    b = geo["binning"]
+    work = bin_image(image, b)
+    if geo["centers"] == "grid":
+        patches = extract_patches(
+            work,
+            window=max(2, geo["window"] // b),
+            step=max(1, geo["step"] // b),
+            normalize=config.normalize,
+        )
+    else:
+        patches = _lattice_patches(work, geo, b, config)
+    patches = _to_original(patches, b)
+    check_patches(patches.data)
+    if len(patches) < 2:
+        raise InputError(
+            f"only {len(patches)} patch fits the image with window {geo['window']} "
+            f"and step {geo['step']}: use a smaller window or step"
+        )
+    log.info(
+        "%d patches of %d x %d px (grid %d x %d, binning %d)",
+        len(patches),
+        *patches.data.shape[1:],
+        *patches.grid_shape,
+        b,
+    )
+    return patches
+
+
+def encode_and_map(
+    model: ShiftVAE, patches: Patches, geo: dict[str, Any], config: FitConfig
+) -> tuple[Encoding, LatentMaps]:
+    """Encode the patches and place the latents, shifts and lattice phases on their grid."""
+    b = geo["binning"]
     encoding = model.encode(patches)
     encoding.shift_mean *= b  # shifts in pixels of the original image
     encoding.shift_std *= b
@@ -249,9 +268,7 @@ def fit_image(
     if maps.lattice_phase is not None and geo["lattice"] is not None:  # relative to the lattice
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo["lattice"]["vectors"])
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
-    timings["encode_and_map"] = time.perf_counter() - tic
-    metrics = map_metrics(maps, model)
-    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+    return encoding, maps
 
 
 def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig) -> Patches:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
+from shiftvae.model.vae import load_model
 from shiftvae.pipeline import FitConfig, fit_image
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.outdir import (
@@ -232,6 +233,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
         help="continue the interrupted run kept beside --out (same image and options)",
     )
     p.add_argument(
+        "--transfer",
+        type=Path,
+        metavar="MODEL.pt",
+        help="encode the image with this trained model instead of training one (the window, "
+        "centres and other geometry are the model's): maps of a series in one latent space",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=positive_int,
         metavar="N",
@@ -303,6 +311,8 @@ def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     resume = getattr(args, "resume", False)
     check_output_dir(args.out, args.overwrite, resume)  # fail before any work
+    if getattr(args, "transfer", None) is not None:
+        return _transfer(args, started)
     config = config_from_args(args)
     image = load_input(args)
     # a kept run is never deleted by a failed --resume (wrong options, full disk...)
@@ -340,6 +350,21 @@ def main(args: argparse.Namespace) -> int:
         args.out,
         time.perf_counter() - started,
     )
+    return 0
+
+
+def _transfer(args: argparse.Namespace, started: float) -> int:
+    """``fit --transfer MODEL.pt``: encode with a trained model and write the usual folder."""
+    from shiftvae.transfer import transfer_image
+
+    if args.resume:
+        raise InputError("--transfer trains nothing, so there is nothing to --resume")
+    model = load_model(args.transfer)  # a bad model file fails before any work
+    image = load_input(args)
+    with atomic_output_dir(args.out, args.overwrite) as tmp:
+        result = transfer_image(model, image)
+        write_outputs(tmp, result, started)
+    log.info("encoded with %s; wrote %s/report.html", args.transfer, args.out)
     return 0
 
 

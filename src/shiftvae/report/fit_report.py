@@ -124,7 +124,7 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
     rows = [
         ["image", f"{img.data.shape[0]} x {img.data.shape[1]} px ({cal})"],
         ["window / step / binning", f"{geo['window']} / {geo['step']} / {geo['binning']} px"],
-        ["estimated period", f"{geo['period_px']:.1f} px" if geo["period_px"] else "n/a"],
+        ["estimated period", f"{geo['period_px']:.1f} px" if geo.get("period_px") else "n/a"],
         ["lattice", _lattice_text(geo.get("lattice"), geo.get("position"))],
         [
             "position / decoder / encoder",
@@ -143,6 +143,8 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         ["smoothness z", ", ".join(f"{s:.4f}" for s in m["smoothness_z"])],
         ["training time", f"{result.timings.get('train', 0):.1f} s"],
     ]
+    if geo.get("transfer"):
+        rows.append(["training", "none: encoded with a trained model (fit --transfer)"])
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
     sections = [Section("Summary", tables=[(["", ""], rows)]), Section("Figures", figures=figs)]

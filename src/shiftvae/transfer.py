@@ -1,0 +1,120 @@
+"""Encode new images with a trained model, without training: one latent space for a series.
+
+A model written by ``shiftvae fit`` (``model.pt``) carries the geometry it was trained with:
+window, step, binning, patch centres, lattice and normalisation.  :func:`transfer_image`
+cuts a new image the same way, encodes it and maps the latents back, so that maps of a
+whole series, made with one reference model, share one latent space (same signs, order and
+scale).  On the image the model was trained on it gives exactly the fit's latents.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
+from shiftvae.errors import InputError
+from shiftvae.model.vae import ShiftVAE, load_model
+from shiftvae.pipeline import (
+    FitConfig,
+    FitResult,
+    as_image,
+    encode_and_map,
+    image_patches,
+    map_metrics,
+)
+from shiftvae.types import Image
+
+log = logging.getLogger(__name__)
+
+LATTICE_TOLERANCE = 0.03  # relative difference of the lattice vectors accepted on transfer
+_TUPLES = ("hidden", "decoder_hidden", "lattice")
+
+
+def transfer_image(
+    model: ShiftVAE | str | Path, image: Image | np.ndarray | str | Path
+) -> FitResult:
+    """Encode ``image`` with a trained ``model`` (or the path of its ``model.pt``).
+
+    The patches are cut with the model's geometry.  With patches on the lattice or on the
+    atom columns, the new image's lattice is found again (its origin moves from frame to
+    frame); one that differs from the model's by more than 3% is an InputError.
+
+    Examples
+    --------
+    >>> result = sv.transfer_image("run1/model.pt", "frame2.dm3")  # doctest: +SKIP
+    >>> sv.save_results(result, "frame2")  # doctest: +SKIP
+    """
+    if not isinstance(model, ShiftVAE):
+        model = load_model(model)
+    meta = model.metadata
+    if "window" not in meta or "config" not in meta:
+        raise InputError(
+            "this model carries no image geometry (it was not trained by shiftvae fit or "
+            "sv.fit_image): encode patches with model.encode instead"
+        )
+    image = as_image(image)
+    tic = time.perf_counter()
+    config = _config(meta["config"])
+    geo = {
+        key: meta.get(key)
+        for key in ("window", "step", "binning", "epochs", "coord_frequency", "lattice")
+    }
+    geo.update({k: meta[k] for k in ("position", "decoder", "encoder", "centers")})
+    if geo["centers"] != "grid":
+        geo["lattice"] = _relocated_lattice(image, geo["lattice"])
+    patches = image_patches(image, geo, config)
+    if tuple(patches.data.shape[1:]) != tuple(model.data_shape):
+        raise InputError(
+            f"the model takes patches of {tuple(model.data_shape)} px but this image gives "
+            f"{tuple(patches.data.shape[1:])}: it was trained with another window or binning"
+        )
+    timings = {"patches": time.perf_counter() - tic, "train": 0.0}
+    tic = time.perf_counter()
+    encoding, maps = encode_and_map(model, patches, geo, config)
+    timings["encode_and_map"] = time.perf_counter() - tic
+    metrics = map_metrics(maps, model)
+    geo["transfer"] = True
+    geo["period_px"] = None if geo["lattice"] is None else min(geo["lattice"]["periods"])
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def _config(values: dict[str, Any]) -> FitConfig:
+    """The FitConfig stored in a model's metadata (sequences back to tuples)."""
+    values = dict(values)
+    for key in _TUPLES:
+        if isinstance(values.get(key), list):
+            values[key] = _as_tuple(values[key])
+    return FitConfig(**values)
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _relocated_lattice(image: Image, trained: dict[str, Any] | None) -> dict[str, Any]:
+    """The new image's lattice, checked against the model's: its vectors within 3%."""
+    if trained is None:
+        raise InputError("the model's patches follow a lattice, but it stored none")
+    vectors = np.asarray(trained["vectors"], dtype=np.float64)
+    try:
+        found = estimate_lattice(image)
+    except NoLatticeError as exc:
+        raise InputError(f"no lattice was found in the new image ({exc})") from exc
+    diff = np.abs(found.vectors - vectors).max() / np.linalg.norm(vectors, axis=1).min()
+    flipped = np.abs(found.vectors + vectors).max() / np.linalg.norm(vectors, axis=1).min()
+    if min(diff, flipped) > LATTICE_TOLERANCE:
+        raise InputError(
+            f"the new image's lattice {found.vectors.round(2).tolist()} px differs from the "
+            f"model's {vectors.round(2).tolist()} px by more than "
+            f"{LATTICE_TOLERANCE:.0%}: fit this image instead"
+        )
+    # the model's vectors, at the new image's origin
+    return Lattice(vectors, found.origin, found.confidence).as_dict()
+
+
+__all__ = ["transfer_image"]
