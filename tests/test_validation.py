@@ -44,6 +44,7 @@ class Case:
     cli: list[str] = field(default_factory=lambda: list(GRID))  # `shiftvae fit` options
     cli_match: str | None = None  # when argparse words it differently
     patch: Callable[[pytest.MonkeyPatch, Path], None] | None = None  # simulated failures
+    cli_keeps: tuple[str, ...] = ()  # what `shiftvae fit` keeps on purpose (for --resume)
 
 
 def npy(data, name="image.npy"):
@@ -416,6 +417,7 @@ CASES: dict[str, Case] = {
         save_to("out"),
         r"the disk is full: could not write the results into .*out; free some space",
         patch=disk_full_at("model.pt.part"),
+        cli_keeps=(".out.partial",),  # training had finished: its checkpoint, for --resume
     ),
     "disk-full-writing-a-checkpoint": Case(
         existing("none"),
@@ -469,7 +471,8 @@ def test_rejected_by_the_command_line(name, tmp_path, monkeypatch, capsys):
     assert code == 2
     line = one_line(capsys.readouterr().err)
     assert re.search(case.cli_match or case.match, line), line
-    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
+    after = sorted(p.name for p in tmp_path.iterdir())
+    assert after == sorted([*before, *case.cli_keeps])  # nothing else left behind
 
 
 def test_every_row_of_the_docs_table_is_tested():

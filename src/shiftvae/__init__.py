@@ -29,6 +29,7 @@ from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import FitConfig, FitResult, fit_image
 from shiftvae.report.fit_outputs import save_results
 from shiftvae.results import Results, load_results
+from shiftvae.series import SeriesResult, fit_images
 from shiftvae.sweep import sweep
 from shiftvae.train import BetaSchedule, History
 from shiftvae.transfer import transfer_image
@@ -52,6 +53,7 @@ __all__ = [
     "Patches",
     "ReaderError",
     "Results",
+    "SeriesResult",
     "ShiftVAE",
     "ShiftVAEError",
     "TrainingDivergedError",
@@ -60,6 +62,7 @@ __all__ = [
     "estimate_period",
     "extract_patches",
     "fit_image",
+    "fit_images",
     "iter_patch_batches",
     "latent_maps",
     "latent_traversal",

@@ -36,6 +36,7 @@ MIN_BEAT = 0.2  # cycles per map pixel: the default step keeps the grid-lattice 
 FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods per patch side
 AUTO_STEPS = 2500  # epochs="auto": at least this many optimisation steps ...
 AUTO_EPOCHS = (50, 400)  # ... within these bounds on the number of epochs
+LATTICE_TOLERANCE = 0.03  # relative difference of lattice vectors accepted across images
 
 
 def resolve_lattice(image: Image, config: FitConfig) -> Lattice | None:
@@ -250,3 +251,31 @@ def auto_epochs(n_patches: int, batch_size: int) -> int:
     steps_per_epoch = max(1, math.ceil(n_patches / batch_size))
     low, high = AUTO_EPOCHS
     return int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch))))
+
+
+def relocate_lattice(
+    image: Image,
+    trained: dict[str, Any] | None,
+    against: str = "the model's",
+    advice: str = "fit this image instead",
+) -> dict[str, Any]:
+    """The lattice ``trained`` (a :meth:`Lattice.as_dict`) placed on ``image``: the same
+    vectors at the origin found in ``image``, whose own vectors must agree within 3% (else
+    an InputError comparing them with ``against`` and ending with ``advice``)."""
+    if trained is None:
+        raise InputError("the patches follow a lattice, but none was stored")
+    vectors = np.asarray(trained["vectors"], dtype=np.float64)
+    try:
+        found = estimate_lattice(image)
+    except NoLatticeError as exc:
+        raise InputError(f"no lattice was found in {image.source} ({exc})") from exc
+    diff = np.abs(found.vectors - vectors).max() / np.linalg.norm(vectors, axis=1).min()
+    flipped = np.abs(found.vectors + vectors).max() / np.linalg.norm(vectors, axis=1).min()
+    if min(diff, flipped) > LATTICE_TOLERANCE:
+        raise InputError(
+            f"the lattice of {image.source} {found.vectors.round(2).tolist()} px differs from "
+            f"{against} {vectors.round(2).tolist()} px by more than "
+            f"{LATTICE_TOLERANCE:.0%}: {advice}"
+        )
+    # the model's vectors, at the new image's origin
+    return Lattice(vectors, found.origin, found.confidence).as_dict()

@@ -179,7 +179,6 @@ def fit_image(
     timings: dict[str, float] = {}
     tic = time.perf_counter()
     geo = resolve_geometry(image, config)
-    b = geo["binning"]
     patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
     if config.epochs == "auto":
@@ -187,26 +186,34 @@ def fit_image(
         log.info("%d epochs (%d optimisation steps at least)", geo["epochs"], AUTO_STEPS)
     else:
         geo["epochs"] = config.epochs
-    model = ShiftVAE(
-        patches.data.shape[1:],
-        latent_dim=config.latent_dim,
-        shift=config.shift and geo["position"] != "none",
-        shift_scale=config.shift_scale,
-        likelihood=config.likelihood,
-        hidden=config.hidden,
-        decoder_hidden=config.decoder_hidden,
-        encoder=geo["encoder"],
-        coord_frequency=geo["coord_frequency"],
-        position="gaussian" if geo["position"] == "none" else geo["position"],
-        decoder=geo["decoder"],
-        lattice=_patch_lattice(geo, b),
-        seed=config.seed,
-    )
+    model = build_model(patches.data.shape[1:], geo, config)
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
+    train_model(
+        model, patches, geo["epochs"], config, progress, checkpoint, resume, checkpoint_every
+    )
+    timings["train"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    encoding, maps = encode_and_map(model, patches, geo, config)
+    timings["encode_and_map"] = time.perf_counter() - tic
+    metrics = map_metrics(maps, model)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def train_model(
+    model: ShiftVAE,
+    data: Patches | np.ndarray,
+    epochs: int,
+    config: FitConfig,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 0,
+) -> None:
+    """Train ``model`` on ``data`` with the optimisation settings of ``config``."""
     model.fit(
-        patches,
-        epochs=geo["epochs"],
+        data,
+        epochs=epochs,
         batch_size=config.batch_size,
         beta=(config.beta_start, config.beta_end),
         lr=config.lr,
@@ -217,12 +224,25 @@ def fit_image(
         checkpoint_every=checkpoint_every,
         resume=resume,
     )
-    timings["train"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    encoding, maps = encode_and_map(model, patches, geo, config)
-    timings["encode_and_map"] = time.perf_counter() - tic
-    metrics = map_metrics(maps, model)
-    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def build_model(patch_shape: tuple[int, ...], geo: dict[str, Any], config: FitConfig) -> ShiftVAE:
+    """The (untrained) model of a fit: the config's network with the geometry's parts."""
+    return ShiftVAE(
+        patch_shape,
+        latent_dim=config.latent_dim,
+        shift=config.shift and geo["position"] != "none",
+        shift_scale=config.shift_scale,
+        likelihood=config.likelihood,
+        hidden=config.hidden,
+        decoder_hidden=config.decoder_hidden,
+        encoder=geo["encoder"],
+        coord_frequency=geo["coord_frequency"],
+        position="gaussian" if geo["position"] == "none" else geo["position"],
+        decoder=geo["decoder"],
+        lattice=_patch_lattice(geo, geo["binning"]),
+        seed=config.seed,
+    )
 
 
 def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patches:

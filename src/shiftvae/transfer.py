@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.errors import InputError
+from shiftvae.geometry import relocate_lattice
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import (
     FitConfig,
@@ -31,7 +31,6 @@ from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
 
-LATTICE_TOLERANCE = 0.03  # relative difference of the lattice vectors accepted on transfer
 _TUPLES = ("hidden", "decoder_hidden", "lattice")
 
 
@@ -40,9 +39,9 @@ def transfer_image(
 ) -> FitResult:
     """Encode ``image`` with a trained ``model`` (or the path of its ``model.pt``).
 
-    The patches are cut with the model's geometry.  With patches on the lattice or on the
-    atom columns, the new image's lattice is found again (its origin moves from frame to
-    frame); one that differs from the model's by more than 3% is an InputError.
+    The patches are cut with the model's geometry.  When the model has a lattice, the new
+    image's lattice is found again (its origin moves from frame to frame; patches on the
+    columns follow it); one that differs from the model's by more than 3% is an InputError.
 
     Examples
     --------
@@ -65,8 +64,8 @@ def transfer_image(
         for key in ("window", "step", "binning", "epochs", "coord_frequency", "lattice")
     }
     geo.update({k: meta[k] for k in ("position", "decoder", "encoder", "centers")})
-    if geo["centers"] != "grid":
-        geo["lattice"] = _relocated_lattice(image, geo["lattice"])
+    if geo["lattice"] is not None:  # the new image's origin, the model's vectors
+        geo["lattice"] = relocate_lattice(image, geo["lattice"])
     patches = image_patches(image, geo, config)
     if tuple(patches.data.shape[1:]) != tuple(model.data_shape):
         raise InputError(
@@ -94,27 +93,6 @@ def _config(values: dict[str, Any]) -> FitConfig:
 
 def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
-
-
-def _relocated_lattice(image: Image, trained: dict[str, Any] | None) -> dict[str, Any]:
-    """The new image's lattice, checked against the model's: its vectors within 3%."""
-    if trained is None:
-        raise InputError("the model's patches follow a lattice, but it stored none")
-    vectors = np.asarray(trained["vectors"], dtype=np.float64)
-    try:
-        found = estimate_lattice(image)
-    except NoLatticeError as exc:
-        raise InputError(f"no lattice was found in the new image ({exc})") from exc
-    diff = np.abs(found.vectors - vectors).max() / np.linalg.norm(vectors, axis=1).min()
-    flipped = np.abs(found.vectors + vectors).max() / np.linalg.norm(vectors, axis=1).min()
-    if min(diff, flipped) > LATTICE_TOLERANCE:
-        raise InputError(
-            f"the new image's lattice {found.vectors.round(2).tolist()} px differs from the "
-            f"model's {vectors.round(2).tolist()} px by more than "
-            f"{LATTICE_TOLERANCE:.0%}: fit this image instead"
-        )
-    # the model's vectors, at the new image's origin
-    return Lattice(vectors, found.origin, found.confidence).as_dict()
 
 
 __all__ = ["transfer_image"]

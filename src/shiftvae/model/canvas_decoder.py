@@ -25,11 +25,11 @@ pixels out) and, later, with a resampling for rotation and scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+from shiftvae.model.parts import NoBufferHooks, tanh_mlp
 
 __all__ = ["CanvasDecoder", "canvas_shape"]
 
@@ -63,7 +63,7 @@ def _odd_smooth(n: int) -> int:
         k += 1
 
 
-class CanvasDecoder(nn.Module):
+class CanvasDecoder(NoBufferHooks, nn.Module):
     """MLP from z to a canvas, moved by a Fourier phase ramp and cropped; see the module notes.
 
     Parameters
@@ -91,12 +91,7 @@ class CanvasDecoder(nn.Module):
         if len(self.margins) != len(self.data_shape):
             raise ValueError(f"one margin per axis of {self.data_shape}, got {margins!r}")
         self.canvas = canvas_shape(self.data_shape, self.margins)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.Tanh()]
-            width = h
-        self.body = nn.Sequential(*layers)
+        self.body, width = tanh_mlp(latent_dim, tuple(hidden))
         self.out = nn.Linear(width, math.prod(self.canvas))
         # frequencies of the real FFT's bins along each axis, in cycles per pixel
         for axis, side in enumerate(self.canvas):
@@ -129,12 +124,3 @@ class CanvasDecoder(nn.Module):
             ramp = torch.polar(torch.ones_like(angle), angle).view(shape)
             spectrum = spectrum * ramp
         return torch.fft.irfftn(spectrum, s=self.canvas, dim=dims)
-
-    # the training loop's hooks for the coordinate decoder's work buffers; nothing to do here
-    @contextmanager
-    def reuse_buffers(self) -> Iterator[None]:
-        yield
-
-    @contextmanager
-    def compute_dtype(self, dtype: torch.dtype | None) -> Iterator[None]:
-        yield

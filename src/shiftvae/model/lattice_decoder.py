@@ -19,12 +19,12 @@ of G is simply ``2 pi (h u + k v)``, and no patch needs to jump between equivale
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from torch import nn
+
+from shiftvae.model.parts import NoBufferHooks, tanh_mlp
 
 __all__ = ["LatticeDecoder", "default_harmonics", "harmonic_indices", "lattice_basis"]
 
@@ -78,7 +78,7 @@ def lattice_basis(data_shape, lattice: np.ndarray, harmonics: int | None = None)
     return hk, freqs, basis
 
 
-class LatticeDecoder(nn.Module):
+class LatticeDecoder(NoBufferHooks, nn.Module):
     """Fourier-series decoder on a lattice; see the module notes.
 
     Parameters
@@ -112,12 +112,7 @@ class LatticeDecoder(nn.Module):
         self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32), False)
         self.register_buffer("hk", torch.as_tensor(hk, dtype=torch.float32), False)
         self.register_buffer("freqs", torch.as_tensor(freqs, dtype=torch.float32), False)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.Tanh()]
-            width = h
-        self.body = nn.Sequential(*layers)
+        self.body, width = tanh_mlp(latent_dim, tuple(hidden))
         self.coefficients = nn.Linear(width, 1 + 2 * len(hk))  # c_0, a_G, b_G
 
     @property
@@ -148,12 +143,3 @@ class LatticeDecoder(nn.Module):
             a, b = a * cos - b * sin, a * sin + b * cos
         out = torch.cat([c0, a, b], dim=1) @ self.basis  # (B, P)
         return out.reshape(z.shape[0], *self.data_shape)
-
-    # the training loop's hooks for the coordinate decoder's work buffers; nothing to do here
-    @contextmanager
-    def reuse_buffers(self) -> Iterator[None]:
-        yield
-
-    @contextmanager
-    def compute_dtype(self, dtype: torch.dtype | None) -> Iterator[None]:
-        yield

@@ -1,0 +1,59 @@
+"""Many images, one model (sv.fit_images), and transfer to a frame of the series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shiftvae as sv
+
+QUICK = {"epochs": 2, "hidden": (16, 16), "phases": None}
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Three frames of a growing B/A ratio field; the last one drifted by a few pixels."""
+    out = []
+    for t, a in enumerate((0.0, 0.1, 0.2)):
+        img, _ = sv.synthetic.intensity_ratio_crystal(
+            size=256, cell=24.0, ratio_range=(0.55 - a, 0.55 + a), seed=0
+        )
+        out.append(np.roll(img, (3 * t, 2 * t), axis=(0, 1)))
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def series(frames):
+    return sv.fit_images(frames, sv.FitConfig(**QUICK), progress=False)
+
+
+def test_one_model_maps_every_frame(series, frames):
+    assert len(series) == 3 and all(r.model is series.model for r in series.results)
+    assert series[0].geometry["centers"] == "atoms"
+    assert [r.image.source for r in series.results] == ["frame 0", "frame 1", "frame 2"]
+    shapes = {r.patches.data.shape[1:] for r in series.results}
+    assert shapes == {tuple(series.model.data_shape)}
+    origins = [tuple(r.geometry["lattice"]["origin"]) for r in series.results]
+    assert len(set(origins)) == 3  # each frame's own lattice origin (drift)
+    for r in series.results:
+        assert np.isfinite(r.maps.z).all() and r.geometry["epochs"] == 2
+
+
+def test_transfer_to_a_frame_gives_its_latents_in_the_series(series, frames):
+    again = sv.transfer_image(series.model, frames[2])
+    np.testing.assert_array_equal(again.patches.centers, series[2].patches.centers)
+    np.testing.assert_allclose(again.encoding.z_mean, series[2].encoding.z_mean, atol=1e-6)
+
+
+def test_bad_series_inputs(frames):
+    with pytest.raises(sv.InputError, match="no images were given"):
+        sv.fit_images([], sv.FitConfig(**QUICK), progress=False)
+    with pytest.raises(sv.InputError, match="for one image use fit_image"):
+        sv.fit_images(frames[0], sv.FitConfig(**QUICK), progress=False)
+    a = sv.Image(frames[0], 0.02, "nm", "a.tif")
+    b = sv.Image(frames[1], 0.03, "nm", "b.tif")
+    with pytest.raises(sv.InputError, match="resample them to one pixel size"):
+        sv.fit_images([a, b], sv.FitConfig(**QUICK), progress=False)
+    other, _ = sv.synthetic.intensity_ratio_crystal(size=256, cell=30.0, seed=1)
+    with pytest.raises(sv.InputError, match="differs from that of the first image"):
+        sv.fit_images([frames[0], other], sv.FitConfig(**QUICK), progress=False)
