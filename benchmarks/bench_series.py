@@ -10,7 +10,9 @@ field grows from nothing: frame t spans 0.55 +- 0.25 t / 7.  Then:
 Per frame and method, the spread (standard deviation over the patches) of the conventional
 latent that varies most over the series (for the separate fits: of each fit's own most
 varying latent), and the Spearman correlation of that spread with the frame number: the
-order parameter grows, so a shared latent space should order the frames (1.0 is perfect).
+order parameter grows, so a shared latent space should order the frames (1.0 is perfect);
+and the Pearson correlation of the spread with the field's amplitude, which grows linearly:
+in one latent space the spread should follow it.
 The spread is used rather than the mean |latent|, because a latent's zero is where the prior
 puts it, not where the order parameter vanishes.
 
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr, spearmanr
 
 import shiftvae as sv
 
@@ -68,6 +70,9 @@ def main() -> int:
     for key in ("shared", "separate"):
         rho = spearmanr(np.arange(FRAMES), out[key]["spread"]).statistic
         out[key]["spearman_with_frame"] = round(float(rho), 3)
+        amplitude = 0.25 * np.arange(FRAMES) / (FRAMES - 1)
+        r = pearsonr(amplitude, out[key]["spread"]).statistic
+        out[key]["pearson_with_amplitude"] = round(float(r), 3)
         print(key, json.dumps(out[key]), flush=True)
     (HERE / "results" / "bench_series.json").write_text(json.dumps(out, indent=1))
     return 0
