@@ -74,3 +74,31 @@ def test_cli_full_disk_says_so_and_leaves_no_folder(tmp_path, capsys, monkeypatc
     assert not steps  # no optimisation step: the kept checkpoint had finished training
     assert len(sv.load_results(out).history["loss"]) == 1
     assert not (tmp_path / ".run.partial").exists()
+
+
+def test_gpu_out_of_memory_says_which_option_to_lower(tmp_path, capsys, monkeypatch):
+    """Simulated on any device: the step raises torch's CUDA out-of-memory error."""
+    import torch
+
+    def no_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    X = sv.synthetic.sine_waves(n=100, length=20, seed=0)[0]
+    model = sv.ShiftVAE((20,), hidden=(8, 8), seed=0)
+    before = [p.detach().cpu().clone() for p in model.module_.parameters()]
+    monkeypatch.setattr(ShiftVAEModule, "loss", no_memory)
+    with pytest.raises(sv.DeviceMemoryError, match=r"batch size 50 .*e\.g\. to 25"):
+        model.fit(X, epochs=2, batch_size=50, progress=False)
+    after = [p.detach().cpu() for p in model.module_.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    monkeypatch.setattr(ShiftVAEModule, "inference", no_memory)
+    with pytest.raises(sv.DeviceMemoryError, match="lower batch_size"):
+        model.encode(X, batch_size=40)
+    image = tmp_path / "img.npy"
+    np.save(image, sv.synthetic.lattice_image(size=64, period=8.0, seed=2))
+    out = tmp_path / "run"
+    argv = ["fit", str(image), "--out", str(out), "--epochs", "1", "--window", "16", "-q"]
+    assert main([*argv, "--lattice", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ran out of memory" in err[0] and "--batch-size" in err[0]
+    assert not out.exists()

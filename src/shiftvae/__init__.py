@@ -18,6 +18,7 @@ from shiftvae.data.io import read_image
 from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
+    DeviceMemoryError,
     InputError,
     MissingExtraError,
     OutputError,
@@ -38,6 +39,7 @@ from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 __all__ = [
     "BetaSchedule",
+    "DeviceMemoryError",
     "Encoding",
     "FitConfig",
     "FitResult",

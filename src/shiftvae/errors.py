@@ -35,6 +35,10 @@ class OutputError(ShiftVAEError, OSError):
     """Results could not be written (existing folder, not writable, disk full)."""
 
 
+class DeviceMemoryError(ShiftVAEError, MemoryError):
+    """The GPU ran out of memory; the message says which option to lower."""
+
+
 def missing_extra(package: str, extra: str, what: str) -> MissingExtraError:
     """Build the error for an optional dependency that is not installed."""
     return MissingExtraError(

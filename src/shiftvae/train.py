@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from shiftvae.errors import InputError, TrainingDivergedError, write_error
+from shiftvae.errors import DeviceMemoryError, InputError, TrainingDivergedError, write_error
 from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,14 @@ def train_module(
             _run_epochs(
                 module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
             )
+    except torch.cuda.OutOfMemoryError as exc:
+        module.load_state_dict(good["module"])
+        raise DeviceMemoryError(
+            f"the GPU ran out of memory training at batch size {options.batch_size} "
+            f"(epoch {len(history) + 1}); lower the batch size, e.g. to "
+            f"{max(1, options.batch_size // 2)} (--batch-size), or train on the CPU "
+            "(--device cpu)"
+        ) from exc
     except KeyboardInterrupt:
         module.load_state_dict(good["module"])
         # the interrupt may land after an epoch was recorded but before its snapshot: keep

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from shiftvae._version import __version__
-from shiftvae.errors import InputError
+from shiftvae.errors import DeviceMemoryError, InputError
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 from shiftvae.train import BetaSchedule, History, TrainOptions, resolve_device, train_module
@@ -259,7 +259,13 @@ class ShiftVAE:
         for start in range(0, n, batch_size):
             # validated and converted one batch at a time: no full-size copy of X is made
             chunk = self._check_data(source[start : start + batch_size])
-            mean, std = self.module_.inference(torch.as_tensor(chunk, device=dev))
+            try:
+                mean, std = self.module_.inference(torch.as_tensor(chunk, device=dev))
+            except torch.cuda.OutOfMemoryError as exc:
+                raise DeviceMemoryError(
+                    f"the GPU ran out of memory encoding {len(chunk)} inputs at a time; "
+                    f"lower batch_size, e.g. to {max(1, batch_size // 4)}"
+                ) from exc
             means.append(mean.float().cpu().numpy())
             stds.append(std.float().cpu().numpy())
         mean = np.concatenate(means).astype(np.float64)
