@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import shiftvae as sv
+from shiftvae.cli import main
 
 QUICK = {"epochs": 2, "hidden": (16, 16), "phases": None}
 
@@ -57,3 +60,23 @@ def test_bad_series_inputs(frames):
     other, _ = sv.synthetic.intensity_ratio_crystal(size=256, cell=30.0, seed=1)
     with pytest.raises(sv.InputError, match="differs from that of the first image"):
         sv.fit_images([frames[0], other], sv.FitConfig(**QUICK), progress=False)
+
+
+def test_cli_fit_several_images_writes_one_series_folder(frames, tmp_path, capsys):
+    paths = []
+    for i, frame in enumerate(frames):
+        paths.append(tmp_path / f"t{i}.npy")
+        np.save(paths[-1], frame)
+    out = tmp_path / "series"
+    argv = ["fit", *map(str, paths), "--epochs", "2", "--phases", "none", "-q"]
+    assert main([*argv, "--out", str(out)]) == 0
+    summary = json.loads((out / "series.json").read_text())
+    assert [row["folder"] for row in summary["images"]] == ["01_t0", "02_t1", "03_t2"]
+    assert (out / "series_latents.png").is_file()
+    stored = sv.load_results(out / "03_t2").encoding.z_mean
+    again = sv.transfer_image(out / "model.pt", paths[2]).encoding.z_mean  # the shared model
+    np.testing.assert_allclose(again, stored, atol=1e-5)
+    code = main([*argv, "--out", str(tmp_path / "x"), "--resume"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "give one image" in err[0]
+    assert not (tmp_path / "x").exists()

@@ -33,6 +33,7 @@ import shlex
 import time
 from pathlib import Path
 
+from shiftvae.commands.fit_series import check_series_options, run_series
 from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
 from shiftvae.model.vae import load_model
@@ -145,9 +146,20 @@ def lattice_vectors(text: str):
     return tuple(tuple(r) for r in rows)
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by fit, sweep and tune."""
-    p.add_argument("image", type=Path, help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...)")
+def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
+    """Options shared by fit, sweep and tune (``several``: fit takes one image or more)."""
+    if several:
+        p.add_argument(
+            "image",
+            type=Path,
+            nargs="+",
+            help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...); several: one model "
+            "for the series, maps in one latent space",
+        )
+    else:
+        p.add_argument(
+            "image", type=Path, help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...)"
+        )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument(
@@ -218,7 +230,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    add_model_args(p)
+    add_model_args(p, several=True)
     p.add_argument(
         "--beta",
         type=beta_pair,
@@ -310,6 +322,10 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     resume = getattr(args, "resume", False)
+    if isinstance(args.image, list) and len(args.image) > 1:
+        return _series(args)
+    if isinstance(args.image, list):
+        args.image = args.image[0]
     check_output_dir(args.out, args.overwrite, resume)  # fail before any work
     if getattr(args, "transfer", None) is not None:
         return _transfer(args, started)
@@ -350,6 +366,24 @@ def main(args: argparse.Namespace) -> int:
         args.out,
         time.perf_counter() - started,
     )
+    return 0
+
+
+def _series(args: argparse.Namespace) -> int:
+    """``fit A B C ...``: one model for the series (see :mod:`shiftvae.commands.fit_series`)."""
+    why = check_series_options(args)
+    if why is not None:
+        raise InputError(why)
+    check_output_dir(args.out, args.overwrite)  # fail before any work
+    config = config_from_args(args)
+    paths = list(args.image)
+    frames = []
+    for path in paths:
+        args.image = path
+        frames.append(load_input(args))
+    args.image = paths
+    run_series(args.out, args.overwrite, frames, config)
+    log.info("one model for %d images; wrote %s", len(frames), args.out)
     return 0
 
 
