@@ -9,6 +9,7 @@ series, a tilt series or a set of samples share one latent space.
 
 from __future__ import annotations
 
+import glob
 import logging
 import time
 from collections.abc import Sequence
@@ -64,9 +65,10 @@ def fit_images(
 
     Parameters
     ----------
-    images : sequence of sv.Image, 2D arrays or paths, or a 3D array (frames, rows, cols)
-        The series, in order.  Calibrated images must share one pixel size (within 1%);
-        resample them first otherwise.
+    images : sequence of sv.Image, 2D arrays or paths, a glob pattern, or a 3D array
+        The series, in order (a pattern's files sorted by name; frames of a 3D array).
+        Calibrated images must share one pixel size (within 1%); resample them first
+        otherwise.
     config : FitConfig, optional
         As for :func:`~shiftvae.fit_image`; the geometry (window, step, binning, lattice)
         is resolved on the first image and used for all.
@@ -123,8 +125,28 @@ def fit_images(
     return SeriesResult(model, results, timings)
 
 
+def expand_paths(patterns: Sequence[str | Path]) -> list[Path]:
+    """Paths, with each pattern holding ``*``, ``?`` or ``[`` (and naming no existing file)
+    replaced by the files it matches, sorted; a pattern that matches nothing is an
+    InputError."""
+    out: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.exists() or not any(c in str(pattern) for c in "*?["):
+            out.append(path)
+            continue
+        matches = sorted(Path(m) for m in glob.glob(str(pattern)) if Path(m).is_file())
+        if not matches:
+            raise InputError(f"no file matches {pattern}")
+        out += matches
+    return out
+
+
 def _as_images(images: Any) -> list[Image]:
-    """A list of sv.Image from a sequence (of images, arrays or paths) or a 3D array."""
+    """A list of sv.Image from a sequence (of images, arrays or paths), a glob pattern or a
+    3D array."""
+    if isinstance(images, str) and any(c in images for c in "*?[") and not Path(images).exists():
+        images = expand_paths([images])
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [replace(as_image(frame), source=f"frame {i}") for i, frame in enumerate(images)]
     if isinstance(images, str | Path | Image) or (
@@ -161,4 +183,4 @@ def _check_calibrations(frames: list[Image]) -> None:
             )
 
 
-__all__ = ["SeriesResult", "fit_images"]
+__all__ = ["SeriesResult", "expand_paths", "fit_images"]

@@ -46,6 +46,7 @@ from shiftvae.report.outdir import (
     check_output_dir,
     kept_checkpoint,
 )
+from shiftvae.series import expand_paths
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,8 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     resume = getattr(args, "resume", False)
+    if isinstance(args.image, list):
+        args.image = expand_paths(args.image)  # quoted globs; one matching nothing is refused
     if isinstance(args.image, list) and len(args.image) > 1:
         return _series(args)
     if isinstance(args.image, list):
