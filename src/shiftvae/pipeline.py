@@ -21,6 +21,7 @@ import numpy as np
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data.centers import cut_patches
+from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.lattice import Lattice
 from shiftvae.data.lattice_grid import lattice_patch_grid
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
@@ -142,13 +143,22 @@ def _to_original(patches: Patches, binning: int) -> Patches:
 
 
 def as_image(image: Image | np.ndarray | str | Path) -> Image:
-    """An :class:`Image` from an Image, a 2D array (uncalibrated pixels) or a file path."""
+    """An :class:`Image` from an Image, a 2D array (uncalibrated pixels), a file path or a
+    HyperSpy ``Signal2D`` (calibrated by its signal axes)."""
     if isinstance(image, Image):
         return image
     if isinstance(image, str | Path):
         from shiftvae.data.io import read_image
 
         return read_image(image)
+    if is_signal(image):  # HyperSpy: keep the signal axes' calibration
+        frames = signal_images(image)
+        if len(frames) > 1:
+            raise InputError(
+                f"{frames[0].source.rsplit(' [', 1)[0]} is a stack of {len(frames)} images: "
+                "fit them with fit_images, or pick one with signal.inav[i]"
+            )
+        return frames[0]
     if isinstance(image, list | tuple) or hasattr(image, "__array__"):
         return Image(check_image(np.asarray(image), "the image array"), None, "px", "array")
     raise InputError(

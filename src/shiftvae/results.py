@@ -167,6 +167,13 @@ class Results:
     history: dict[str, np.ndarray]
     folder: Path = field(default_factory=Path)
 
+    def to_hyperspy(self):
+        """The conventional maps as a HyperSpy ``Signal2D`` with calibrated axes (latents
+        along the navigation axis); needs HyperSpy (``pip install 'shiftvae[hyperspy]'``)."""
+        from shiftvae.data.hyperspy import maps_signal
+
+        return maps_signal(self.maps, self.image.source)
+
     def load_model(self):
         """The trained model saved beside the results (``model.pt``)."""
         from shiftvae.model.vae import load_model

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError
 from shiftvae.geometry import AUTO_STEPS, auto_epochs, relocate_lattice, resolve_geometry
@@ -147,6 +148,8 @@ def _as_images(images: Any) -> list[Image]:
     3D array."""
     if isinstance(images, str) and any(c in images for c in "*?[") and not Path(images).exists():
         images = expand_paths([images])
+    if is_signal(images):  # a HyperSpy stack: its frames
+        images = signal_images(images)
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [replace(as_image(frame), source=f"frame {i}") for i, frame in enumerate(images)]
     if isinstance(images, str | Path | Image) or (

@@ -1,0 +1,64 @@
+"""HyperSpy in and out, without importing HyperSpy for what does not need it.
+
+In: any object with HyperSpy's ``data`` and ``axes_manager`` (a ``Signal2D``, or a stack
+whose navigation axes hold several images) becomes :class:`~shiftvae.types.Image` objects
+with the signal axes' calibration.  Out: latent maps become a ``Signal2D`` whose navigation
+axis runs over the latents and whose signal axes carry the patch grid's calibration; that
+needs HyperSpy (the ``hyperspy`` extra).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shiftvae.data.io import _to_nm
+from shiftvae.data.validate import check_image
+from shiftvae.errors import InputError, missing_extra
+from shiftvae.types import Image, LatentMaps
+
+
+def is_signal(obj: Any) -> bool:
+    """Whether ``obj`` looks like a HyperSpy signal (``data`` and ``axes_manager``)."""
+    return hasattr(obj, "axes_manager") and hasattr(obj, "data")
+
+
+def signal_images(signal: Any) -> list[Image]:
+    """The 2D images of a HyperSpy signal (several for a stack), calibrated in nm."""
+    axes = list(signal.axes_manager.signal_axes)
+    title = _title(signal)
+    if len(axes) != 2:
+        raise InputError(f"the HyperSpy signal {title!r} has {len(axes)} signal axes, not 2")
+    pixel, unit = _to_nm(axes[0].scale, axes[0].units)
+    data = np.asarray(signal.data)
+    frames = data.reshape(-1, *data.shape[-2:])
+    names = [title] if len(frames) == 1 else [f"{title} [{i}]" for i in range(len(frames))]
+    return [Image(check_image(f, n), pixel, unit, n) for f, n in zip(frames, names)]
+
+
+def maps_signal(maps: LatentMaps, title: str) -> Any:
+    """The conventional maps as a HyperSpy ``Signal2D`` (latents along navigation)."""
+    try:
+        import hyperspy.api as hs
+    except ImportError as exc:
+        raise missing_extra("hyperspy", "hyperspy", "to_hyperspy()") from exc
+    signal = hs.signals.Signal2D(np.asarray(maps.z))
+    signal.metadata.General.title = f"latent maps of {title}"
+    step = float(maps.step) * (maps.pixel_size or 1.0)
+    unit = maps.unit if maps.pixel_size else "px"
+    for axis, name, first in zip(signal.axes_manager.signal_axes, ("x", "y"), (1, 0)):
+        axis.name, axis.units, axis.scale = name, unit, step
+        axis.offset = float(maps.centers[0, 0, first]) * (maps.pixel_size or 1.0)
+    signal.axes_manager.navigation_axes[0].name = "latent"
+    return signal
+
+
+def _title(signal: Any) -> str:
+    try:
+        return str(signal.metadata.General.title) or "HyperSpy signal"
+    except AttributeError:
+        return "HyperSpy signal"
+
+
+__all__ = ["is_signal", "maps_signal", "signal_images"]
