@@ -19,8 +19,10 @@ Examples:
   shiftvae fit scan.dm3 --out run1
   shiftvae fit scan.tif --out run2 --window 64 --step 16 --beta 0.1:1 --epochs 100
   shiftvae fit stack.h5 --index 2 --out run3 --no-shift     # plain VAE baseline
-  shiftvae fit scan.dm3 --out run4 --lattice none           # the paper's model, no lattice
+  shiftvae fit scan.dm3 --out run4 --lattice none --decoder coordinate  # the paper's model
   shiftvae fit scan.dm3 --out run1 --resume                 # after Ctrl-C: continue
+  shiftvae fit t0.dm3 t1.dm3 t2.dm3 --out series            # one model for a series
+  shiftvae fit t3.dm3 --out t3 --transfer series/model.pt   # encode with it, no training
 """
 
 from __future__ import annotations
