@@ -6,8 +6,10 @@ and nanoparticles with faint fringes on an amorphous support; each with noise an
 distortions) is fitted by:
 
 * ``defaults``: ``fit_image`` with default options (``shiftvae fit IMAGE``);
-* ``paper``: the paper's model (``--lattice none``: Gaussian shift, coordinate decoder);
-* ``vae``: the paper's plain VAE (``--lattice none --no-shift``);
+* ``paper``: the paper's model (``--lattice none --decoder coordinate``: Gaussian shift,
+  coordinate decoder);
+* ``no-lattice``: ``--lattice none``: the Gaussian shift with the canvas decoder;
+* ``vae``: the paper's plain VAE (``--lattice none --decoder coordinate --no-shift``);
 * ``window2``, ``latent3``, ``atoms``, ``grid``: defaults with a 2-cell window, with 3
   conventional latents, with patches centred on the brightest columns (``--centers atoms``,
   the default from 8 x 8 cells up) or on the paper's square grid; the "best options" column
@@ -50,6 +52,7 @@ FITS = {
     "defaults": {},
     "paper": {"lattice": None, "decoder": "coordinate"},
     "vae": {"lattice": None, "decoder": "coordinate", "shift": False},
+    "no-lattice": {"lattice": None},
     "window2": {"window": "2 cells"},
     "latent3": {"latent_dim": 3},
     "atoms": {"centers": "atoms"},

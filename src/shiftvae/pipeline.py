@@ -191,11 +191,7 @@ def fit_image(
     geo = resolve_geometry(image, config)
     patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
-    if config.epochs == "auto":
-        geo["epochs"] = auto_epochs(len(patches), config.batch_size)
-        log.info("%d epochs (%d optimisation steps at least)", geo["epochs"], AUTO_STEPS)
-    else:
-        geo["epochs"] = config.epochs
+    geo["epochs"] = fit_epochs(len(patches), config)
     model = build_model(patches.data.shape[1:], geo, config)
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
@@ -208,6 +204,15 @@ def fit_image(
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+
+
+def fit_epochs(n_patches: int, config: FitConfig) -> int:
+    """The configured epochs, or for "auto" enough for ``AUTO_STEPS`` steps (auto_epochs)."""
+    if config.epochs != "auto":
+        return int(config.epochs)
+    epochs = auto_epochs(n_patches, config.batch_size)
+    log.info("%d epochs (%d optimisation steps at least)", epochs, AUTO_STEPS)
+    return epochs
 
 
 def train_model(

@@ -22,7 +22,7 @@ import numpy as np
 from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError
-from shiftvae.geometry import AUTO_STEPS, auto_epochs, relocate_lattice, resolve_geometry
+from shiftvae.geometry import relocate_lattice, resolve_geometry
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.pipeline import (
     FitConfig,
@@ -30,6 +30,7 @@ from shiftvae.pipeline import (
     as_image,
     build_model,
     encode_and_map,
+    fit_epochs,
     geometry_metadata,
     image_patches,
     map_metrics,
@@ -101,10 +102,7 @@ def fit_images(
         raise InputError(f"the images gave patches of different shapes {sorted(shapes)}")
     data = np.concatenate([p.data for p in patches])
     timings = {"patches": time.perf_counter() - tic}
-    epochs = config.epochs
-    if epochs == "auto":
-        epochs = auto_epochs(len(data), config.batch_size)
-        log.info("%d epochs (%d optimisation steps at least)", epochs, AUTO_STEPS)
+    epochs = fit_epochs(len(data), config)
     for g in geos:
         g["epochs"] = epochs
         g["series"] = [f.source for f in frames]
