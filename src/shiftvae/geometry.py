@@ -106,15 +106,28 @@ def resolve_model(config: FitConfig, lattice: Lattice | None, bare: bool = False
 def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     """Window, step and binning in original pixels, the lattice and the model's parts."""
     lattice = resolve_lattice(image, config)
+    posed = _posed(config)
     period = None if lattice is None else float(lattice.periods.min())
-    if lattice is None and (config.window is None or config.step is None):
+    if lattice is None and (config.window is None or config.step is None or posed):
         period = _period_or_none(image)
+    ring = None
+    if posed:  # the strongest planes' spacing: the pose anchor's ring and the window's unit
+        ring = (
+            period
+            if lattice is None
+            else float(1 / np.linalg.norm(lattice.reciprocal, axis=1).max())
+        )
+        if ring is None:
+            raise InputError(
+                "rotation and scale need a periodic image, and no lattice period was found; "
+                "give --lattice"
+            )
     bare = lattice is None and period is None and config.lattice == "auto"
     bare = bare and config.window is None
-    parts = resolve_model(config, lattice, bare)
+    parts = resolve_model(config, None if posed else lattice, bare)
     window = config.window
     if window is None:
-        window = _auto_window(image, lattice, period)
+        window = _auto_window(image, None if posed else lattice, ring or period)
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
@@ -145,8 +158,52 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         "lattice": None if lattice is None else lattice.as_dict(),
         **parts,
         "coord_frequency": resolve_coord_frequency(config, window, period, image),
-        "centers": resolve_centers(config, lattice, image.data.shape, window),
+        "centers": resolve_centers(config, None if posed else lattice, image.data.shape, window),
+        "rotation": resolve_pose(config, lattice, image, int(window), ring) if posed else 0,
+        "ring_period": ring,
     }
+
+
+def _posed(config: FitConfig) -> bool:
+    return (
+        getattr(config, "rotation", None) is not None or getattr(config, "scale", None) is not None
+    )
+
+
+def resolve_pose(
+    config: FitConfig, lattice: Lattice | None, image: Image, window: int, ring: float
+) -> int:
+    """The rotation's symmetry order (0: no rotation latent).
+
+    "auto": from the lattice's shape where one was found (two periods within 10% at 90 +- 8
+    degrees: 4; at 60 or 120 +- 8 degrees: 6; else 2); without one (a polycrystal shows a
+    ring, not spots), from the patches: the order 2, 4 or 6 whose m-fold coherence of the
+    power spectrum (:func:`~shiftvae.model.pose.symmetry_coherence`) is highest on 256 windows.
+    """
+    order = getattr(config, "rotation", None)
+    if order is None:
+        return 0
+    if order != "auto":
+        return int(order)
+    if lattice is not None:
+        a, b = lattice.periods
+        angle = lattice.angle_deg
+        if abs(a - b) <= 0.1 * max(a, b):
+            if abs(angle - 90) <= 8:
+                return 4
+            if min(abs(angle - 60), abs(angle - 120)) <= 8:
+                return 6
+        return 2
+    from shiftvae.model.pose import symmetry_coherence
+
+    rng = np.random.default_rng(0)
+    rows, cols = (s - window + 1 for s in image.data.shape)
+    corners = np.column_stack([rng.integers(0, rows, 256), rng.integers(0, cols, 256)])
+    windows = np.stack([image.data[r : r + window, c : c + window] for r, c in corners])
+    scores = {m: symmetry_coherence(windows, ring, m) for m in (2, 4, 6)}
+    order = max(scores, key=scores.get)
+    log.info("rotation symmetry %d-fold (coherence %s)", order, scores)
+    return order
 
 
 def resolve_centers(config: FitConfig, lattice: Lattice | None, shape, window: int) -> str:

@@ -71,6 +71,14 @@ class FitConfig:
     ``decoder="coordinate"`` is the paper's decoder); an image with no periodicity at all
     gets a 32 px window (at most a quarter of its smaller side), no position latent, the
     Fourier coder over the window, and a warning.
+
+    ``rotation`` adds an orientation latent with that symmetry order ("auto": 4 or 6 from
+    the lattice's shape, else from the patches' power spectra, see
+    :func:`~shiftvae.geometry.resolve_pose`) and ``scale`` a relative lattice parameter
+    ("isotropic", or "axes" for one per motif axis).  With either, the window is 2.5 periods
+    of the strongest planes, the patches lie on the square grid, and the model is the
+    Gaussian shift, the MLP encoder and the canvas decoder: a polycrystal's grains share no
+    lattice for the torus position to live on.
     """
 
     window: int | None = None
@@ -98,6 +106,8 @@ class FitConfig:
     seed: int = 0
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
+    rotation: int | Literal["auto"] | None = None
+    scale: Literal["isotropic", "axes"] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,6 +266,9 @@ def build_model(patch_shape: tuple[int, ...], geo: dict[str, Any], config: FitCo
         position="gaussian" if geo["position"] == "none" else geo["position"],
         decoder=geo["decoder"],
         lattice=_patch_lattice(geo, geo["binning"]),
+        rotation=geo.get("rotation") or None,
+        scale=config.scale,
+        period=None if geo.get("ring_period") is None else geo["ring_period"] / geo["binning"],
         seed=config.seed,
     )
 
@@ -358,6 +371,8 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "decoder": geo["decoder"],
         "encoder": geo["encoder"],
         "centers": geo["centers"],
+        "rotation": geo.get("rotation", 0),
+        "ring_period": geo.get("ring_period"),
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -9,9 +9,12 @@ silx, h5web and NeXpy show the maps directly)::
       phase_map     NXdata      phases (rows, cols)     Gaussian-mixture labels (if any)
       lattice_phase_maps NXdata phase (2, rows, cols) position in the cell, 2 pi (u, v) in rad
                                                        (torus position only)
+      orientation_map NXdata orientation (rows, cols)  degrees, ccw as displayed (rotation)
+      scale_maps    NXdata      scale  (1 or 2, rows, cols) relative lattice parameter (scale)
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
-                                 phase_mean, phase_std (torus position only)
+                                 phase_mean, phase_std (torus position only),
+                                 orientation_mean/_std (deg), scale_mean/_std (with pose)
       history       NXcollection loss, reconstruction, kl, beta, seconds per epoch
       attrs: config, geometry, metrics (JSON), pixel_size, unit, source, shiftvae version
 """
@@ -29,6 +32,19 @@ import numpy as np
 from shiftvae._version import __version__
 from shiftvae.errors import ReaderError
 from shiftvae.types import Encoding, Image, LatentMaps
+
+ENCODING_KEYS = (
+    "z_mean",
+    "z_std",
+    "shift_mean",
+    "shift_std",
+    "phase_mean",
+    "phase_std",
+    "orientation_mean",
+    "orientation_std",
+    "scale_mean",
+    "scale_std",
+)
 
 
 def _axes(n: int, start: float, step: float, pixel_size: float | None):
@@ -124,13 +140,21 @@ def _write_h5(path: Path, result, maps, image, enc, px, unit, x, y) -> None:
                 "position in the unit cell, 2 pi (u, v) along a1, a2 (rad)",
             )
             e["lattice_phase_maps/phase"].attrs["units"] = "rad"
+        if maps.orientation is not None:
+            what = "orientation, counter-clockwise as displayed (deg)"
+            _nxdata(e, "orientation_map", "orientation", maps.orientation, y, x, unit, what)
+            e["orientation_map/orientation"].attrs["units"] = "deg"
+        if maps.scale is not None:
+            what = "relative lattice parameter (1: the motif's size), per motif axis"
+            _nxdata(e, "scale_maps", "scale", maps.scale.astype(np.float32), y, x, unit, what)
+            e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
         h, w = image.data.shape
         _nxdata(
             e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image"
         )
         g = e.create_group("encoding")
         g.attrs["NX_class"] = "NXcollection"
-        for key in ("z_mean", "z_std", "shift_mean", "shift_std", "phase_mean", "phase_std"):
+        for key in ENCODING_KEYS:
             if getattr(enc, key) is not None:
                 g.create_dataset(key, data=getattr(enc, key))
         g.create_dataset("centers", data=result.patches.centers)
@@ -206,8 +230,9 @@ def load_results(out_dir: str | Path) -> Results:
             unit = str(a["unit"])
             g = e["encoding"]
             enc = Encoding(*(g[k][()] for k in ("z_mean", "z_std", "shift_mean", "shift_std")))
-            if "phase_mean" in g:
-                enc.phase_mean, enc.phase_std = g["phase_mean"][()], g["phase_std"][()]
+            for key in ENCODING_KEYS[4:]:
+                if key in g:
+                    setattr(enc, key, g[key][()])
             centers = g["centers"][()]
             rows, cols = (int(v) for v in a["grid_shape"])
             maps = LatentMaps(
@@ -221,6 +246,10 @@ def load_results(out_dir: str | Path) -> Results:
                 lattice_phase=(
                     e["lattice_phase_maps/phase"][()] if "lattice_phase_maps" in e else None
                 ),
+                orientation=(
+                    e["orientation_map/orientation"][()] if "orientation_map" in e else None
+                ),
+                scale=e["scale_maps/scale"][()] if "scale_maps" in e else None,
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}

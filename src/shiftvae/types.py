@@ -92,6 +92,12 @@ class Encoding:
     phase_mean, phase_std : ndarray, shape (N, 2), or None
         With the torus position: the position as angles 2 pi (u, v) in (-pi, pi], u and v the
         fractional coordinates along the lattice vectors, and the wrapped normal's sigma.
+    orientation_mean, orientation_std : ndarray, shape (N,), or None
+        With a rotation latent: the pattern's orientation in degrees, counter-clockwise as
+        displayed, in [-180 / n, 180 / n) for symmetry order n, and its std in degrees.
+    scale_mean, scale_std : ndarray, shape (N, 1) or (N, 2), or None
+        With scale latents: the relative lattice parameter (1: the motif's own size), one
+        column (isotropic) or one per motif axis, and its std.
     """
 
     z_mean: np.ndarray
@@ -100,6 +106,10 @@ class Encoding:
     shift_std: np.ndarray
     phase_mean: np.ndarray | None = None
     phase_std: np.ndarray | None = None
+    orientation_mean: np.ndarray | None = None
+    orientation_std: np.ndarray | None = None
+    scale_mean: np.ndarray | None = None
+    scale_std: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.z_mean.shape[0])
@@ -125,6 +135,10 @@ class LatentMaps:
         radians, (-pi, pi], along the lattice vectors a1 and a2.  ``fit_image`` gives it
         relative to one perfect lattice (:func:`~shiftvae.analysis.maps.geometric_phase`):
         the geometric phase, whose gradients are strain and rotation.
+    orientation : ndarray, shape (rows, cols), or None
+        With a rotation latent: orientation in degrees, [-180 / n, 180 / n).
+    scale : ndarray, shape (1 or 2, rows, cols), or None
+        With scale latents: the relative lattice parameter (isotropic, or per motif axis).
     """
 
     z: np.ndarray
@@ -135,3 +149,5 @@ class LatentMaps:
     pixel_size: float | None = None
     unit: str = "px"
     lattice_phase: np.ndarray | None = None
+    orientation: np.ndarray | None = None
+    scale: np.ndarray | None = None

@@ -99,6 +99,13 @@ def latent_maps(
     if encoding.phase_mean is not None:
         angle = _latent_array(encoding.phase_mean, "phase_mean", n)
         lattice_phase = angle.T.reshape(angle.shape[1], rows, cols)
+    orientation = scale = None
+    if encoding.orientation_mean is not None:
+        angle = _latent_array(np.reshape(encoding.orientation_mean, (n, 1)), "orientation", n)
+        orientation = angle[:, 0].reshape(rows, cols)
+    if encoding.scale_mean is not None:
+        rel = _latent_array(encoding.scale_mean, "scale_mean", n)
+        scale = rel.T.reshape(rel.shape[1], rows, cols)
     return LatentMaps(
         z=z.T.reshape(z.shape[1], rows, cols),
         shift=shift.T.reshape(shift.shape[1], rows, cols),
@@ -108,6 +115,8 @@ def latent_maps(
         pixel_size=patches.pixel_size,
         unit=patches.unit,
         lattice_phase=lattice_phase,
+        orientation=orientation,
+        scale=scale,
     )
 
 

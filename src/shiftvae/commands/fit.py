@@ -23,6 +23,7 @@ Examples:
   shiftvae fit scan.dm3 --out run1 --resume                 # after Ctrl-C: continue
   shiftvae fit t0.dm3 t1.dm3 t2.dm3 --out series            # one model for a series
   shiftvae fit t3.dm3 --out t3 --transfer series/model.pt   # encode with it, no training
+  shiftvae fit grains.tif --out grains --rotation --scale  # orientation and strain maps
 """
 
 from __future__ import annotations
@@ -134,6 +135,17 @@ MODEL_CHOICES = (
 )
 
 
+def symmetry_order(text: str):
+    """argparse type: 'auto' or a symmetry order 1, 2, 3, 4 or 6."""
+    if text == "auto":
+        return text
+    if text not in ("1", "2", "3", "4", "6"):
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a symmetry order 1, 2, 3, 4 or 6, got {text!r}"
+        )
+    return int(text)
+
+
 def lattice_vectors(text: str):
     """argparse type: 'auto', 'none' or 'R1,C1;R2,C2' (two vectors in pixels)."""
     if text in ("auto", "none"):
@@ -201,6 +213,26 @@ def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
     )
     for flag, choices, text in MODEL_CHOICES:
         p.add_argument(flag, choices=("auto", *choices), default="auto", help=text)
+    p.add_argument(
+        "--rotation",
+        nargs="?",
+        const="auto",
+        default=None,
+        type=symmetry_order,
+        metavar="N",
+        help="add an orientation latent, an angle modulo 360/N degrees for an N-fold lattice "
+        "(N = 1, 2, 3, 4 or 6; the flag alone: 'auto', 4 or 6 from the image); writes the "
+        "orientation map.  Uses the square patch grid, the Gaussian shift and the canvas decoder",
+    )
+    p.add_argument(
+        "--scale",
+        nargs="?",
+        const="isotropic",
+        default=None,
+        choices=("isotropic", "axes"),
+        help="add a lattice-parameter latent: 'isotropic' (the flag alone) or 'axes' (one per "
+        "motif axis, uniaxial strain); writes the relative lattice parameter map",
+    )
     p.add_argument("--latent-dim", type=positive_int, default=2, help="conventional latents")
     p.add_argument("--no-shift", action="store_true", help="plain VAE (no shift latents)")
     p.add_argument("--shift-scale", type=float, default=0.5, help="k in r + k*dr, in (0, 1]")
@@ -315,6 +347,8 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         device=args.device,
         precision=args.precision,
         phases=None if phases == "none" else phases,
+        rotation=getattr(args, "rotation", None),
+        scale=getattr(args, "scale", None),
     )
     values.update(override)
     config = FitConfig(**values)

@@ -216,6 +216,27 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
         if value is not None and value not in allowed:
             listed = ", ".join(f"'{a}'" for a in allowed)
             raise InputError(f"{name(field)} must be one of {listed}, got {value!r}")
+    rotation = get("rotation")
+    if (
+        rotation is not None
+        and rotation != "auto"
+        and not (_is_int(rotation) and rotation in (1, 2, 3, 4, 6))
+    ):
+        raise InputError(
+            f"{name('rotation')} must be 'auto' or a symmetry order 1, 2, 3, 4 or 6 (the orders "
+            f"a lattice allows), got {rotation!r}"
+        )
+    scale_mode = get("scale")
+    if scale_mode not in (None, "isotropic", "axes"):
+        raise InputError(f"{name('scale')} must be 'isotropic' or 'axes', got {scale_mode!r}")
+    if rotation is not None or scale_mode is not None:
+        for field, bad in (("position", "torus"), ("decoder", "lattice"), ("encoder", "lattice")):
+            if get(field) == bad or (field == "encoder" and get(field) == "conv"):
+                raise InputError(
+                    f"{name('rotation')} and {name('scale')} work with the Gaussian shift, the "
+                    f"MLP encoder and the canvas or coordinate decoder, not "
+                    f"{name(field)} {get(field)!r}"
+                )
     lattice = get("lattice")
     if lattice is not None and not isinstance(lattice, str):
         try:

@@ -103,10 +103,21 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
         """The unmoved canvas (B, *C) for latents z (B, l)."""
         return self.out(self.body(z)).view(z.shape[0], *self.canvas)
 
-    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        pixels: torch.Tensor | None = None,
+        pose: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits (B, *data_shape) for latents z (B, l), the pattern moved by ``pixels`` (B, d),
-        a displacement in pixels along (row, col), positive toward increasing index."""
+        a displacement in pixels along (row, col), positive toward increasing index.
+
+        With ``pose`` (B, 2, 2), the map M from patch pixels to canvas pixels (rotation and
+        scale, :func:`~shiftvae.model.pose.pose_matrix`), pixel r shows the canvas at
+        ``M r - pixels`` (bilinear resampling instead of the phase ramp)."""
         canvas = self.draw(z)
+        if pose is not None:
+            return self.resample(canvas, pose, pixels)
         if pixels is not None:
             canvas = self.move(canvas, pixels)
         crop = tuple(slice(m, m + n) for m, n in zip(self.margins, self.data_shape))
@@ -124,3 +135,22 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
             ramp = torch.polar(torch.ones_like(angle), angle).view(shape)
             spectrum = spectrum * ramp
         return torch.fft.irfftn(spectrum, s=self.canvas, dim=dims)
+
+    def resample(
+        self, canvas: torch.Tensor, pose: torch.Tensor, pixels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The patch (B, H, W) showing ``canvas`` (B, C0, C1) at M r - s, bilinear."""
+        h, w = self.data_shape
+        dev, dtype = canvas.device, canvas.dtype
+        rows = torch.arange(h, device=dev, dtype=dtype) - (h - 1) / 2
+        cols = torch.arange(w, device=dev, dtype=dtype) - (w - 1) / 2
+        r = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), -1).reshape(1, -1, 2)
+        q = r @ pose.to(dtype).transpose(1, 2)  # (B, P, 2) canvas pixels from its centre
+        if pixels is not None:
+            q = q - pixels.to(dtype).unsqueeze(1)
+        half = torch.tensor([(c - 1) / 2 for c in self.canvas], device=dev, dtype=dtype)
+        grid = (q / half).flip(-1).reshape(-1, h, w, 2)  # grid_sample: (x = col, y = row)
+        out = nn.functional.grid_sample(
+            canvas.unsqueeze(1), grid, align_corners=True, padding_mode="border"
+        )
+        return out.squeeze(1)

@@ -334,9 +334,14 @@ class CoordinateDecoder(nn.Module):
         state["_buffers_pool"] = None  # work memory is never pickled or deep-copied
         return state
 
-    def forward(self, z: torch.Tensor, shift: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, shift: torch.Tensor | None, pose: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Decoder output (logits or Gaussian means) for latents ``z`` (B, l), shift (B, d).
 
+        ``pose`` (B, 2, 2), square 2D patches only: the grid is mapped by it (rotation and
+        scale, :func:`~shiftvae.model.pose.pose_matrix`) before the shift is applied; one grid
+        per sample, so the per-pixel fast path is not used.
         Returns a tensor of shape (B, *data_shape).
         """
         # (P, H): omega W_r r + b, once per forward pass
@@ -344,12 +349,13 @@ class CoordinateDecoder(nn.Module):
         bias = self.latent(z)  # (B, H): W_z z
         if shift is not None:  # (B, H): omega k W_r dr
             bias = bias + (self.omega * self.shift_scale) * (shift @ self.coord.weight.T)
+        if pose is not None:  # (B, P, H): one mapped grid per sample
+            grid = self.grid.unsqueeze(0) @ pose.transpose(1, 2)
+            a0 = self.coord(grid * self.omega if self.sine else grid) + bias.unsqueeze(1)
+            return self._plain(a0, z.shape[0])
         if torch.is_autocast_enabled(grid_proj.device.type):
             # mixed precision: plain modules, so that autocast chooses each op's dtype
-            a0 = grid_proj.unsqueeze(0) + bias.unsqueeze(1)  # (B, P, H)
-            h = torch.sin(a0) if self.sine else torch.tanh(a0)
-            out = self.out(self.body(h)).squeeze(-1)  # (B, P)
-            return out.reshape(z.shape[0], *self.data_shape)
+            return self._plain(grid_proj.unsqueeze(0) + bias.unsqueeze(1), z.shape[0])
         linears = [m for m in self.body if isinstance(m, nn.Linear)]
         weights = [m.weight for m in linears]
         biases = [m.bias for m in linears]
@@ -365,3 +371,9 @@ class CoordinateDecoder(nn.Module):
                     grid_proj, bias, weights, biases, *params[-2:], _Buffers(), self.sine
                 )
         return out.reshape(z.shape[0], *self.data_shape)
+
+    def _plain(self, a0: torch.Tensor, batch: int) -> torch.Tensor:
+        """The per-pixel layers as plain modules, from first-layer pre-activations (B, P, H)."""
+        h = torch.sin(a0) if self.sine else torch.tanh(a0)
+        out = self.out(self.body(h)).squeeze(-1)  # (B, P)
+        return out.reshape(batch, *self.data_shape)

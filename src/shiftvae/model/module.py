@@ -28,6 +28,7 @@ from shiftvae.model.encoder import ConvEncoder, MLPEncoder
 from shiftvae.model.lattice_decoder import LatticeDecoder
 from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
+from shiftvae.model.pose import PoseAnchor, pose_matrix, turn_patches
 from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
 
 MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
@@ -51,12 +52,26 @@ class ModelConfig:
     decoder: str = "coordinate"  # "coordinate" (paper's MLP), "lattice" or "canvas"
     lattice: tuple[tuple[float, float], tuple[float, float]] | None = None  # a1, a2 in px
     harmonics: int | None = None  # lattice decoder: highest harmonic (None: from the lattice)
+    rotation: int = 0  # symmetry order n of the rotation latent (0: no rotation)
+    scale: str | None = None  # None, "isotropic" or "axes": scale latents
+    scale_range: float = 0.1  # one prior unit of a scale latent: exp(0.1) relative size
+    period: float | None = None  # lattice period in patch px: the orientation anchor's ring
     seed: int = 0
 
     @property
     def shift_dim(self) -> int:
         """d: number of shift latents (1 for signals, 2 for images, 0 without shift)."""
         return len(self.data_shape) if self.shift else 0
+
+    @property
+    def scale_dim(self) -> int:
+        """Scale latents: 1 (isotropic), 2 (one per motif axis) or 0."""
+        return {"isotropic": 1, "axes": 2}.get(self.scale or "", 0)
+
+    @property
+    def pose_dim(self) -> int:
+        """Pose latents after the position: the rotation angle (if any) and the scales."""
+        return (1 if self.rotation else 0) + self.scale_dim
 
 
 @dataclass
@@ -77,6 +92,11 @@ class ShiftVAEModule(nn.Module):
         self.torus = config.shift and config.position == "torus"
         # a torus angle's mean is predicted as a 2-vector (no branch cut): 2 more outputs
         n_latent = config.shift_dim * (2 if self.torus else 1) + config.latent_dim
+        # the rotation's mean is a 2-vector correction to the anchor: one more output
+        n_latent += config.pose_dim + (1 if config.rotation else 0)
+        self.anchor = None
+        if config.pose_dim:
+            self.anchor = PoseAnchor(config.data_shape, config.rotation, config.period)
         self.lattice_fit = None
         if config.lattice is not None:
             self.lattice_fit = LatticeFit(config.data_shape, config.lattice, config.harmonics)
@@ -115,14 +135,22 @@ class ShiftVAEModule(nn.Module):
         """
         cfg = self.config
         d = len(cfg.data_shape)
-        if not cfg.shift:
+        if not cfg.shift and not cfg.pose_dim:
             return (0,) * d
         if self.torus:
             extent = np.abs(np.asarray(cfg.lattice, dtype=np.float64)).sum(0)  # (row, col)
             return tuple(math.ceil(e / 2) for e in extent)
-        return tuple(
-            math.ceil(MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2) for n in cfg.data_shape
-        )
+        moves = [
+            MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2 if cfg.shift else 0.0
+            for n in cfg.data_shape
+        ]
+        if not cfg.pose_dim:
+            return tuple(math.ceil(m) for m in moves)
+        # turned and scaled, the patch's corners reach sqrt(2) half-sides / smallest scale
+        smallest = math.exp(-MARGIN_PRIOR_UNITS * 1.5 * cfg.scale_range) if cfg.scale else 1.0
+        half = [(n - 1) / 2 for n in cfg.data_shape]
+        reach = math.sqrt(2) * max(half) / smallest
+        return tuple(math.ceil(reach + m - h) + 1 for m, h in zip(moves, half))
 
     def inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of q(z, s | x), shape (B, d + l) each; position latents first.
@@ -130,6 +158,8 @@ class ShiftVAEModule(nn.Module):
         For the torus, the position's mean is the pair of angles in (-pi, pi] and its std the
         wrapped normal's sigma (the geometric mean of the two std outputs of each angle).
         """
+        if self.anchor is not None:
+            return self._posed_inference(x)
         if self.lattice_fit is None:
             return self.encoder(x)
         coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
@@ -150,6 +180,43 @@ class ShiftVAEModule(nn.Module):
         sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
         return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
 
+    def _posed_inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference with a rotation latent: the encoder reads the patch turned back by the
+        anchor's angle and corrects it; layout (position, phi = n theta, scales, content)."""
+        cfg = self.config
+        n = cfg.rotation
+        phi, log_scale = self.anchor(x)  # (B,) each: phi = n theta, log relative size
+        theta = phi / n if n else torch.zeros_like(phi)
+        if not cfg.scale_dim or log_scale is None:
+            log_scale = torch.zeros_like(phi)
+        mean, std = self.encoder(turn_patches(x, theta, log_scale))
+        d = cfg.shift_dim
+        if n:
+            turn = mean[:, d : d + 2]  # correction as a vector near (0, 0): no branch cut
+            phi = phi + torch.atan2(turn[:, 1], 1.0 + turn[:, 0])
+            phi = torch.remainder(phi + math.pi, TWO_PI) - math.pi
+            sigma = std[:, d : d + 2].prod(-1).sqrt()
+            mean = torch.cat([mean[:, :d], phi[:, None], mean[:, d + 2 :]], 1)
+            std = torch.cat([std[:, :d], sigma[:, None], std[:, d + 2 :]], 1)
+        if cfg.scale_dim:  # the encoder corrects the anchor's size, in prior units
+            start = d + (1 if n else 0)
+            units = log_scale[:, None] / cfg.scale_range
+            scales = mean[:, start : start + cfg.scale_dim] + units
+            mean = torch.cat([mean[:, :start], scales, mean[:, start + cfg.scale_dim :]], 1)
+        return mean, std
+
+    def pose(self, latents: torch.Tensor) -> torch.Tensor | None:
+        """(B, 2, 2) map from patch pixels to motif pixels for (B, d + pose + l) latents, or
+        None without pose latents (see :func:`shiftvae.model.pose.pose_matrix`)."""
+        cfg = self.config
+        if not cfg.pose_dim:
+            return None
+        d = cfg.shift_dim
+        theta = latents[:, d] / cfg.rotation if cfg.rotation else None
+        start = d + (1 if cfg.rotation else 0)
+        scales = latents[:, start : start + cfg.scale_dim] if cfg.scale_dim else None
+        return pose_matrix(theta, None if scales is None else cfg.scale_range * scales)
+
     def displacement(self, position: torch.Tensor) -> torch.Tensor:
         """Pixels (B, d) by which the pattern is moved, for position latents (B, d)."""
         cfg = self.config
@@ -165,13 +232,17 @@ class ShiftVAEModule(nn.Module):
     def split(self, latents: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Split (B, d + l) latents into shift (B, d) or None, and content (B, l)."""
         d = self.config.shift_dim
-        return (latents[:, :d] if d else None), latents[:, d:]
+        return (latents[:, :d] if d else None), latents[:, d + self.config.pose_dim :]
 
     def generative(self, latents: torch.Tensor) -> torch.Tensor:
-        """Decoder output for (B, d + l) latents: logits or Gaussian means, (B, *S)."""
+        """Decoder output for (B, d + pose + l) latents: logits or Gaussian means, (B, *S)."""
         shift, z = self.split(latents)
+        pose = self.pose(latents)
         if isinstance(self.decoder, CanvasDecoder):
-            return self.decoder(z, None if shift is None else self.displacement(shift))
+            pixels = None if shift is None else self.displacement(shift)
+            return self.decoder(z, pixels, pose)
+        if pose is not None:  # the coordinate decoder (the only other one with a pose)
+            return self.decoder(z, shift, pose)
         if isinstance(self.decoder, LatticeDecoder):
             if shift is None:
                 return self.decoder(z)
@@ -202,7 +273,7 @@ class ShiftVAEModule(nn.Module):
             noise = torch.randn_like(mean)
         latents = mean + std * noise  # reparameterised sample
         if not content:
-            d = self.config.shift_dim
+            d = self.config.shift_dim + self.config.pose_dim
             latents = torch.cat([latents[:, :d], torch.zeros_like(latents[:, d:])], 1)
         output = self.generative(latents)
         cfg = self.config
@@ -211,6 +282,11 @@ class ShiftVAEModule(nn.Module):
             d = cfg.shift_dim
             kl = kl_wrapped_normal_uniform(std[:, :d]) + kl_standard_normal(mean[:, d:], std[:, d:])
             kl = kl.mean()
+        elif cfg.rotation:  # the angle's prior is uniform on the circle
+            d = cfg.shift_dim
+            keep = [i for i in range(mean.shape[1]) if i != d]
+            kl = kl_wrapped_normal_uniform(std[:, d : d + 1])
+            kl = (kl + kl_standard_normal(mean[:, keep], std[:, keep])).mean()
         else:
             kl = kl_standard_normal(mean, std).mean()
         return LossOutput(loss=rec + beta * kl, reconstruction=rec, kl=kl)

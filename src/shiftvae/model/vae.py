@@ -15,6 +15,7 @@ from shiftvae._version import __version__
 from shiftvae.errors import DeviceMemoryError, InputError
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
+from shiftvae.model.pose import SCALE_MODES, check_symmetry_order
 from shiftvae.train import BetaSchedule, History, TrainOptions, resolve_device, train_module
 from shiftvae.types import Encoding, Patches
 
@@ -72,6 +73,19 @@ class ShiftVAE:
         Rows a1, a2: the primitive lattice vectors in patch pixels, (row, col).
     harmonics : int, optional
         Highest harmonic of the lattice coder (default: from the lattice).
+    rotation : int, optional
+        Symmetry order n (1, 2, 3, 4 or 6) of a rotation latent: an angle on the circle of
+        period 360 / n degrees, wrapped-normal posterior and uniform prior, anchored by the
+        patch's power spectrum (:mod:`shiftvae.model.pose`).  2D square patches, the Gaussian
+        shift, and the canvas or coordinate decoder.  None or 0: no rotation.
+    scale : {None, "isotropic", "axes"}
+        Scale latents: one relative size, or one per motif axis (uniaxial strain); each is
+        exp(``scale_range`` * u) with u ~ N(0, 1).
+    scale_range : float
+        Relative size change per prior unit of a scale latent (log scale).
+    period : float, optional
+        Lattice period in patch pixels: the orientation anchor reads this ring of the power
+        spectrum (None: a broad band).
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -101,6 +115,10 @@ class ShiftVAE:
         decoder: Literal["coordinate", "lattice", "canvas"] = "coordinate",
         lattice: ArrayLike | None = None,
         harmonics: int | None = None,
+        rotation: int | None = None,
+        scale: Literal["isotropic", "axes"] | None = None,
+        scale_range: float = 0.1,
+        period: float | None = None,
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -118,6 +136,9 @@ class ShiftVAE:
         )
         self.config = replace(
             self.config, **_lattice_options(self.config, position, decoder, lattice, harmonics)
+        )
+        self.config = replace(
+            self.config, **_pose_options(self.config, rotation, scale, scale_range, period)
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(self.config.seed)
@@ -271,6 +292,8 @@ class ShiftVAE:
         mean = np.concatenate(means).astype(np.float64)
         std = np.concatenate(stds).astype(np.float64)
         d = self.shift_dim
+        if self.config.pose_dim:
+            return self._posed_encoding(mean, std)
         if self.config.position == "torus" and d:
             cell = np.asarray(self.config.lattice, dtype=np.float64)  # rows a1, a2
             frac_std = std[:, :d] / (2 * np.pi)
@@ -290,16 +313,62 @@ class ShiftVAE:
             shift_std=std[:, :d] * np.abs(px),
         )
 
+    def _posed_encoding(self, mean: np.ndarray, std: np.ndarray) -> Encoding:
+        """Encoding with pose latents: orientation in degrees, relative scales, and the shift
+        turned into the image frame (the motif's origin at R S s)."""
+        cfg = self.config
+        d, n = self.shift_dim, cfg.rotation
+        col = d
+        theta = np.zeros(len(mean))
+        orientation = orientation_std = scale = scale_std = None
+        if n:
+            theta = mean[:, col] / n
+            orientation = np.degrees(theta)
+            orientation_std = np.degrees(std[:, col] / n)
+            col += 1
+        stretch = np.ones((len(mean), 2))
+        if cfg.scale_dim:
+            u = mean[:, col : col + cfg.scale_dim]
+            scale = np.exp(cfg.scale_range * u)
+            scale_std = scale * cfg.scale_range * std[:, col : col + cfg.scale_dim]
+            stretch[:] = scale
+        px = self._pixels_per_shift_unit()
+        motif = -mean[:, :d] * px * stretch[:, :d]  # (N, d) in the motif frame, scaled
+        cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
+        rot = np.concatenate([cos, -sin, sin, cos], 1).reshape(-1, 2, 2)
+        shift = np.einsum("nij,nj->ni", rot, motif) if d else motif
+        return Encoding(
+            z_mean=mean[:, d + cfg.pose_dim :],
+            z_std=std[:, d + cfg.pose_dim :],
+            shift_mean=shift,
+            shift_std=std[:, :d] * np.abs(px) * stretch[:, :d],
+            orientation_mean=orientation,
+            orientation_std=orientation_std,
+            scale_mean=scale,
+            scale_std=scale_std,
+        )
+
     @torch.no_grad()
-    def decode(self, z: ArrayLike | Encoding, shift: ArrayLike | None = None) -> np.ndarray:
+    def decode(
+        self,
+        z: ArrayLike | Encoding,
+        shift: ArrayLike | None = None,
+        orientation: ArrayLike | None = None,
+        scale: ArrayLike | None = None,
+    ) -> np.ndarray:
         """Expected image for conventional latents ``z`` (N, l) and shifts in pixels (N, d).
 
-        ``decode(encode(X))`` reconstructs ``X``: an :class:`Encoding` supplies both its
-        ``z_mean`` and its ``shift_mean``.  ``shift=None`` decodes without shift.
+        ``decode(encode(X))`` reconstructs ``X``: an :class:`Encoding` supplies its
+        ``z_mean``, ``shift_mean`` and, with pose latents, its orientation and scale.
+        ``shift=None`` decodes without shift; ``orientation`` (N,) in degrees and ``scale``
+        (N, 1 or 2) default to 0 and 1.
         Returns probabilities (Bernoulli) or means (Gaussian), shape (N, *data_shape).
         """
         if isinstance(z, Encoding):
-            z, shift = z.z_mean, (z.shift_mean if shift is None else shift)
+            enc = z
+            z, shift = enc.z_mean, (enc.shift_mean if shift is None else shift)
+            orientation = enc.orientation_mean if orientation is None else orientation
+            scale = enc.scale_mean if scale is None else scale
         z_arr = np.atleast_2d(np.asarray(z, dtype=np.float32))
         if z_arr.shape[1] != self.config.latent_dim:
             raise InputError(
@@ -316,8 +385,10 @@ class ShiftVAE:
                 cell = np.asarray(self.config.lattice, dtype=np.float64)
                 dr = (2 * np.pi * s @ np.linalg.inv(cell)).astype(np.float32)
             else:
-                dr = (-s / self._pixels_per_shift_unit()).astype(np.float32)
-        latents = torch.as_tensor(np.concatenate([dr, z_arr], axis=1), device=self.device)
+                dr = self._shift_units(s, orientation, scale).astype(np.float32)
+        pose = self._pose_units(len(z_arr), orientation, scale)
+        parts = [dr, pose, z_arr]
+        latents = torch.as_tensor(np.concatenate(parts, axis=1), device=self.device)
         out = self.module_.generative(latents)
         return mean_image(out, self.config.likelihood).float().cpu().numpy()
 
@@ -354,6 +425,37 @@ class ShiftVAE:
                 f"warmup must be 'auto' or a share of the epochs in [0, 1), got {warmup!r}"
             )
         return float(warmup)
+
+    def _pose_units(self, n: int, orientation, scale) -> np.ndarray:
+        """(n, pose_dim) latents for orientations in degrees and relative scales."""
+        cfg = self.config
+        cols = []
+        if cfg.rotation:
+            deg = np.zeros(n) if orientation is None else np.asarray(orientation, np.float64)
+            cols.append(np.broadcast_to(np.radians(deg).reshape(-1) * cfg.rotation, (n,))[:, None])
+        if cfg.scale_dim:
+            rel = np.ones((n, cfg.scale_dim)) if scale is None else np.asarray(scale, np.float64)
+            if np.any(~(rel > 0)):
+                raise InputError("scale must be positive relative sizes")
+            cols.append(np.broadcast_to(np.log(rel) / cfg.scale_range, (n, cfg.scale_dim)))
+        return np.concatenate(cols, 1).astype(np.float32) if cols else np.zeros((n, 0), np.float32)
+
+    def _shift_units(self, pixels: np.ndarray, orientation, scale) -> np.ndarray:
+        """Gaussian shift latents for image-frame shifts in pixels (the inverse of encode)."""
+        px = self._pixels_per_shift_unit()
+        if not self.config.pose_dim:
+            return -pixels / px
+        n = len(pixels)
+        theta = np.zeros(n)
+        if self.config.rotation and orientation is not None:
+            theta = np.broadcast_to(np.radians(np.asarray(orientation, np.float64)).ravel(), (n,))
+        stretch = np.ones((n, 2))
+        if self.config.scale_dim and scale is not None:
+            stretch[:] = np.asarray(scale, np.float64)
+        cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
+        rot_t = np.concatenate([cos, sin, -sin, cos], 1).reshape(-1, 2, 2)  # R(-theta)
+        motif = np.einsum("nij,nj->ni", rot_t, pixels) / stretch
+        return -motif / px
 
     def _pixels_per_shift_unit(self) -> np.ndarray:
         """Pixels moved by one prior unit of each shift latent: k * (n - 1) / 2 per axis."""
@@ -479,6 +581,39 @@ def _make_config(
         coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
     )
+
+
+def _pose_options(config, rotation, scale, scale_range, period) -> dict[str, Any]:
+    """Checked rotation and scale options (an InputError names any)."""
+    order = 0 if rotation is None or rotation is False else check_symmetry_order(rotation)
+    if scale not in (None, *SCALE_MODES):
+        raise InputError(f"scale must be None, 'isotropic' or 'axes', got {scale!r}")
+    if isinstance(scale_range, bool) or not (
+        isinstance(scale_range, int | float) and 0 < scale_range <= 1
+    ):
+        raise InputError(f"scale_range must be in (0, 1], got {scale_range!r}")
+    if period is not None and not (isinstance(period, int | float) and period > 0):
+        raise InputError(f"period must be a positive number of pixels, got {period!r}")
+    if scale and period is None:
+        raise InputError(
+            "scale needs the lattice period in patch pixels (period=...): the scale latent is "
+            "the lattice parameter relative to it"
+        )
+    if order or scale:
+        shape = config.data_shape
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise InputError(f"rotation and scale need square 2D patches, got {shape}")
+        if config.position == "torus" or config.decoder == "lattice" or config.encoder != "mlp":
+            raise InputError(
+                "rotation and scale work with the Gaussian shift, the MLP encoder and the "
+                "canvas or coordinate decoder"
+            )
+    return {
+        "rotation": order,
+        "scale": scale,
+        "scale_range": float(scale_range),
+        "period": None if period is None else float(period),
+    }
 
 
 def _lattice_options(config, position, decoder, lattice, harmonics) -> dict[str, Any]:

@@ -198,3 +198,48 @@ def heatmap(
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def orientation_map(
+    orientation: np.ndarray,
+    symmetry: int,
+    image: np.ndarray | None = None,
+    extent: tuple[float, float, float, float] | None = None,
+    unit: str = "px",
+    title: str = "orientation",
+    image_extent: tuple[float, float, float, float] | None = None,
+) -> Figure:
+    """Orientation (rows, cols) in degrees on a cyclic colour scale of period 360 / n, with a
+    colour wheel as legend (a direction's colour, repeated n times round the wheel), beside
+    the image when given."""
+    period = 360.0 / max(1, int(symmetry))
+    panels = 2 if image is None else 3
+    fig = plt.figure(figsize=(4.4 * (panels - 1) + 2.6, 4.0))
+    grid = fig.add_gridspec(1, panels, width_ratios=[1.0] * (panels - 1) + [0.6])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(panels - 1)]
+    if image is not None:
+        axes[0].imshow(image, cmap="gray", extent=image_extent)
+        axes[0].set_title("image")
+        axes[0].set_xlabel(unit)
+    ax = axes[-1]
+    wrapped = np.mod(orientation, period)
+    ax.imshow(wrapped, cmap="hsv", vmin=0, vmax=period, extent=extent, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xlabel(unit)
+    wheel = fig.add_subplot(grid[0, -1], projection="polar")
+    theta = np.linspace(0, 2 * np.pi, 361)
+    radius = np.linspace(0.5, 1.0, 2)
+    tt, _ = np.meshgrid(theta, radius)
+    wheel.pcolormesh(
+        theta,
+        radius,
+        np.mod(np.degrees(tt), period),
+        cmap="hsv",
+        vmin=0,
+        vmax=period,
+        shading="auto",
+    )
+    wheel.set_yticks([])
+    wheel.set_title(f"{symmetry}-fold: {period:g} deg period", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -73,6 +73,30 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "position in the unit cell as a phase 2 pi (u, v) along the lattice vectors: "
             "smooth drifts are strain or scan distortion, steps are domain walls or defects",
         )
+    if maps.orientation is not None:
+        n = int(result.geometry.get("rotation") or 1)
+        add(
+            figures.orientation_map(
+                maps.orientation, n, img.data, ext, unit, image_extent=_image_extent(img)
+            ),
+            "orientation_map",
+            f"orientation of the pattern (degrees, counter-clockwise, modulo {360 / n:g} for "
+            f"the {n}-fold symmetry): grains and rotated domains",
+        )
+    if maps.scale is not None:
+        names = (
+            ["relative lattice parameter"]
+            if len(maps.scale) == 1
+            else [
+                "relative lattice parameter, motif axis 1",
+                "relative lattice parameter, motif axis 2",
+            ]
+        )
+        add(
+            figures.map_panels(maps.scale, names, ext, unit, cmap="viridis", title="scale"),
+            "scale_maps",
+            "lattice parameter relative to the motif's: strain (1.01 is 1% tensile)",
+        )
     if maps.phases is not None:
         add(
             figures.phase_overlay(img.data, maps.phases, maps.centers, maps.step),
@@ -154,3 +178,10 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         sections,
         meta="configuration and versions in run.json; maps in results.h5",
     )
+
+
+def _image_extent(img) -> tuple[float, float, float, float]:
+    """The image's extent (left, right, bottom, top) in its calibrated unit (or px)."""
+    px = img.pixel_size or 1.0
+    h, w = img.data.shape
+    return (-0.5 * px, (w - 0.5) * px, (h - 0.5) * px, -0.5 * px)
