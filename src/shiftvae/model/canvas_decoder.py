@@ -148,8 +148,11 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
         q = r @ pose.to(dtype).transpose(1, 2)  # (B, P, 2) canvas pixels from its centre
         if pixels is not None:
             q = q - pixels.to(dtype).unsqueeze(1)
+        # the patch centre sits where the crop puts it: margin + (n - 1) / 2 on each axis
+        centre = [m + (n - 1) / 2 for m, n in zip(self.margins, self.data_shape)]
+        centre = torch.tensor(centre, device=dev, dtype=dtype)
         half = torch.tensor([(c - 1) / 2 for c in self.canvas], device=dev, dtype=dtype)
-        grid = (q / half).flip(-1).reshape(-1, h, w, 2)  # grid_sample: (x = col, y = row)
+        grid = ((q + centre) / half - 1).flip(-1).reshape(-1, h, w, 2)  # (x = col, y = row)
         out = nn.functional.grid_sample(
             canvas.unsqueeze(1), grid, align_corners=True, padding_mode="border"
         )

@@ -32,6 +32,7 @@ from shiftvae.model.pose import PoseAnchor, pose_matrix, turn_patches
 from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
 
 MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
+POSE_START_LOG_STD = -2.0  # initial log-std of the pose corrections
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class ShiftVAEModule(nn.Module):
         else:
             encoder_cls = ConvEncoder if config.encoder == "conv" else MLPEncoder
             self.encoder = encoder_cls(config.data_shape, n_latent, config.hidden)
+        if config.pose_dim:
+            self._start_pose_at_the_anchor(n_latent)
         hidden = config.decoder_hidden or config.hidden
         if config.decoder == "lattice":
             self.decoder = LatticeDecoder(
@@ -126,6 +129,18 @@ class ShiftVAEModule(nn.Module):
         if config.lattice is not None:
             cell = torch.as_tensor(np.asarray(config.lattice), dtype=torch.float32)
             self.register_buffer("lattice", cell, False)
+
+    @torch.no_grad()
+    def _start_pose_at_the_anchor(self, n_latent: int) -> None:
+        """Pose corrections start at zero with a small std (e^-2): the first steps decode at
+        the anchor's angle and size rather than at the random turn of a fresh encoder."""
+        d = self.config.shift_dim
+        rows = torch.arange(d, d + self.config.pose_dim + (1 if self.config.rotation else 0))
+        head = self.encoder.head
+        head.weight[rows] = 0.0
+        head.bias[rows] = 0.0
+        head.weight[rows + n_latent] = 0.0
+        head.bias[rows + n_latent] = POSE_START_LOG_STD
 
     def canvas_margins(self) -> tuple[int, ...]:
         """Pixels the canvas decoder adds on each side: the largest move the position makes.

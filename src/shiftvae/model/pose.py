@@ -163,6 +163,10 @@ class PoseAnchor(nn.Module):
             "turn_sin", torch.as_tensor(alive * np.sin(turn), dtype=torch.float32), False
         )
         self.register_buffer("radii", torch.as_tensor(radii, dtype=torch.float32), False)
+        self.register_buffer("bias", torch.zeros(()), False)
+        if period:  # the window's bias on the peak radius, read on perfect lattices
+            _, measured = self(torch.as_tensor(_reference_lattices(rr, cc, float(period), self.m)))
+            self.bias = measured.mean()
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -182,7 +186,7 @@ class PoseAnchor(nn.Module):
         offset = torch.where(curvature < 0, 0.5 * (a - c) / curvature.clamp(max=-1e-12), 0.0)
         step = self.radii[1] - self.radii[0]
         peak = self.radii[best] + offset.clamp(-1, 1) * step
-        return phi, torch.log(self.fundamental / peak)
+        return phi, torch.log(self.fundamental / peak) - self.bias
 
 
 def symmetry_coherence(x: np.ndarray, period: float | None, m: int) -> float:
@@ -198,3 +202,26 @@ def symmetry_coherence(x: np.ndarray, period: float | None, m: int) -> float:
         total = (power * alive).sum(1).clamp(min=1e-30)
         turned = torch.hypot(power @ anchor.turn_cos, power @ anchor.turn_sin)
     return float((turned / total).mean())
+
+
+def _reference_lattices(rr: np.ndarray, cc: np.ndarray, period: float, m: int) -> np.ndarray:
+    """(16, H, W) perfect lattices of Gaussian columns (width period / 6) whose strongest
+    planes are ``period`` apart, square (m = 2 or 4) or hexagonal (m = 6), at 8 orientations
+    and 2 offsets: the patches on which the anchor's size reads 1."""
+    step = np.pi / 2 if m != 6 else np.pi / 3
+    sigma = period / 6
+    out = []
+    for turn in np.arange(8) * (step / 8):
+        g1 = np.array([-np.sin(turn), np.cos(turn)]) / period  # (row, col) cycles/px
+        g2 = np.array([-np.sin(turn + step), np.cos(turn + step)]) / period
+        for shift in (0.0, 0.37):
+            image = np.zeros_like(rr)
+            for h in range(-3, 4):
+                for k in range(-3, 4):
+                    g = h * g1 + k * g2
+                    norm = float(np.hypot(*g))
+                    if 0 < norm <= 0.45:
+                        amp = np.exp(-2 * (np.pi * sigma * norm) ** 2)
+                        image += amp * np.cos(2 * np.pi * (g[0] * rr + g[1] * cc + shift * (h + k)))
+            out.append(image)
+    return np.stack(out).astype(np.float32)
