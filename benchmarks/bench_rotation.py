@@ -1,0 +1,164 @@
+"""Orientation and strain maps on generated images with known truth, beside peers.
+
+Cases (``shiftvae.data.grains``, 256 x 256 px, columns 8 px apart, Poisson noise):
+
+* ``grains``: 6 square-lattice grains at random orientations;
+* ``strain``: one lattice whose parameter varies smoothly by about +-5%;
+* ``both``: 6 grains and a +-3% strain field.
+
+Methods, each on the same patches:
+
+* ``shiftvae``: ``sv.fit_image(image, FitConfig(rotation="auto", scale="isotropic"))``, the
+  default options plus rotation and scale;
+* ``translation``: ``sv.fit_image(image)``, the default translation-only fit (its
+  conventional maps are the smoothness reference);
+* ``anchor``: the power-spectrum anchor alone (no training): the simple baseline;
+* ``pyroved``: ``iVAE(invariances=['r', 't'])`` at its defaults, and ``atomai``: ``rVAE`` at
+  its defaults, for ``--peer-epochs`` epochs (run in their own environments, if present).
+
+Scores: the circular correlation (Jammalamadaka) of the orientation with the truth modulo
+the 4-fold symmetry; the RMS error of the relative lattice parameter after one constant
+factor (the motif's own size is arbitrary), in percent; the physicality of the conventional
+maps; training time.
+
+    python benchmarks/bench_rotation.py                      # shiftvae rows (~4 min on 2 cores)
+    python benchmarks/bench_rotation.py --peers --cases grains
+
+Writes ``benchmarks/results/bench_rotation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import shiftvae as sv
+from shiftvae.analysis.maps import latent_maps
+from shiftvae.data.grains import polycrystal, strained_film
+from shiftvae.model.pose import PoseAnchor
+from shiftvae.pipeline import FitConfig
+from shiftvae.types import Encoding
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CASES = {
+    "grains": lambda: polycrystal(size=256, cell=8.0, grains=6, seed=0),
+    "strain": lambda: strained_film(size=256, cell=8.0, strain=0.05, seed=1),
+    "both": lambda: polycrystal(size=256, cell=8.0, grains=6, strain=0.03, seed=2),
+}
+PEERS = {"pyroved": ROOT / ".venv-bench/bin/python", "atomai": ROOT / ".venv-atomai/bin/python"}
+
+
+def circular_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Jammalamadaka's circular correlation of two angle samples (radians)."""
+    sa = np.sin(a - np.angle(np.exp(1j * a).mean()))
+    sb = np.sin(b - np.angle(np.exp(1j * b).mean()))
+    return float((sa * sb).sum() / np.sqrt((sa * sa).sum() * (sb * sb).sum()))
+
+
+def scores(angle_deg, scale, z, patches, truth) -> dict:
+    """Orientation correlation (modulo 4-fold), strain error, physicality of the z maps."""
+    out: dict = {}
+    true_angle = np.radians(truth.orientation(patches.centers)) * truth.symmetry
+    if angle_deg is not None:
+        est = np.radians(np.asarray(angle_deg)) * truth.symmetry
+        if np.ptp(true_angle) > 0:
+            corr = abs(circular_correlation(est, true_angle))
+            out["orientation_circular_correlation"] = round(corr, 4)
+        else:  # one grain: how far the map strays from one angle (circular std, degrees)
+            spread = np.sqrt(-2 * np.log(np.abs(np.exp(1j * est).mean())))
+            out["orientation_spread_deg"] = round(float(np.degrees(spread)) / truth.symmetry, 3)
+    if scale is not None:
+        true_scale = truth.scale(patches.centers)
+        if true_scale.std() > 0:
+            s = np.asarray(scale, float)
+            s = s * np.median(true_scale / s)
+            out["scale_rms_error_percent"] = round(
+                100 * float(np.sqrt(np.mean((s - true_scale) ** 2))), 3
+            )
+            out["scale_median_error_percent"] = round(
+                100 * float(np.median(np.abs(s - true_scale))), 3
+            )
+            out["scale_truth_std_percent"] = round(100 * float(true_scale.std()), 3)
+    if z is not None:
+        n = len(z)
+        enc = Encoding(z, np.ones_like(z), np.zeros((n, 2)), np.ones((n, 2)))
+        maps = latent_maps(enc, patches, phases=None)
+        out["physicality"] = round(float(sv.physicality(maps)), 4)
+    return out
+
+
+def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
+    image, truth = CASES[name]()
+    rows: dict = {}
+    tic = time.perf_counter()
+    posed = sv.fit_image(image, FitConfig(rotation="auto", scale="isotropic"), progress=False)
+    enc, patches = posed.encoding, posed.patches
+    rows["shiftvae"] = {
+        **scores(enc.orientation_mean, enc.scale_mean[:, 0], enc.z_mean, patches, truth),
+        "seconds": round(time.perf_counter() - tic, 1),
+        "symmetry": posed.geometry["rotation"],
+        "window": posed.geometry["window"],
+        "epochs": posed.geometry["epochs"],
+    }
+    anchor = PoseAnchor(patches.data.shape[1:], truth.symmetry, posed.geometry["ring_period"])
+    phi, log_scale = anchor(torch.as_tensor(patches.data))
+    rows["anchor"] = scores(
+        np.degrees(phi.numpy() / truth.symmetry), np.exp(log_scale.numpy()), None, patches, truth
+    )
+    tic = time.perf_counter()
+    plain = sv.fit_image(image, FitConfig(), progress=False)
+    rows["translation"] = {
+        **scores(None, None, None, plain.patches, truth),
+        "physicality": round(float(plain.metrics["physicality"]), 4),
+        "seconds": round(time.perf_counter() - tic, 1),
+        "geometry": {k: plain.geometry[k] for k in ("position", "decoder", "window")},
+    }
+    if peers:
+        for peer, python in PEERS.items():
+            if not python.exists():
+                rows[peer] = {"skipped": f"{python.relative_to(ROOT)} not found"}
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                np.save(f"{tmp}/x.npy", patches.data)
+                cmd = [str(python), str(HERE / "rotation_peers.py"), peer, f"{tmp}/x.npy",
+                       str(peer_epochs), f"{tmp}/out.json"]  # fmt: skip
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode:
+                    rows[peer] = {"failed": proc.stderr.strip().splitlines()[-1:]}
+                    continue
+                res = json.loads(Path(f"{tmp}/out.json").read_text())
+            angle = np.degrees(np.asarray(res["angle"]))
+            rows[peer] = {
+                **scores(angle, None, np.asarray(res["z"]), patches, truth),
+                "seconds": round(res["seconds"], 1),
+                "epochs": peer_epochs,
+            }
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--peers", action="store_true", help="also pyroVED and atomai")
+    parser.add_argument("--peer-epochs", type=int, default=20)
+    parser.add_argument("--out", default=str(HERE / "results" / "bench_rotation.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    results = {"machine": platform.processor() or platform.machine(), "cases": {}}
+    for name in args.cases:
+        results["cases"][name] = run_case(name, args.peers, args.peer_epochs)
+        print(name, json.dumps(results["cases"][name], indent=1), flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
