@@ -202,11 +202,11 @@ def test_a_symmetry_order_a_lattice_cannot_have_is_refused(order):
 def test_pose_options_that_do_not_combine_are_refused():
     with pytest.raises(InputError, match="square 2D patches"):
         sv.ShiftVAE((16, 20), decoder="canvas", rotation=4)
-    with pytest.raises(InputError, match="Gaussian shift"):
-        sv.ShiftVAE((16, 16), position="torus", lattice=[[8, 0], [0, 8]], rotation=4)
+    with pytest.raises(InputError, match="canvas or coordinate decoder"):
+        sv.ShiftVAE((16, 16), decoder="lattice", lattice=[[8, 0], [0, 8]], rotation=4)
     with pytest.raises(InputError, match="period"):
         sv.ShiftVAE((16, 16), decoder="canvas", scale="isotropic")
-    with pytest.raises(InputError, match="Gaussian shift"):
+    with pytest.raises(InputError, match="canvas or coordinate decoder"):
         sv.fit_image(np.zeros((64, 64)), FitConfig(rotation=4, decoder="lattice"))
 
 
@@ -235,7 +235,16 @@ def test_fit_with_rotation_and_scale_writes_orientation_and_strain(tmp_path):
     image, truth = strained_film(size=128, cell=8.0, strain=0.03, seed=2)
     config = FitConfig(rotation="auto", scale="isotropic", epochs=4)
     result = sv.fit_image(image, config, progress=False)
-    assert result.geometry["rotation"] == 4 and result.geometry["decoder"] == "canvas"
+    geo = result.geometry
+    assert geo["rotation"] == 4 and geo["decoder"] == "canvas" and geo["position"] == "torus"
+    # the position lives on the motif's own square cell, one period on a side
+    np.testing.assert_allclose(np.abs(np.linalg.det(geo["motif_lattice"])), 64.0, rtol=0.05)
+    # decode(encode(x)) turns the image-frame shift back into the motif's frame exactly
+    model, x = result.model, result.patches.data[:50]
+    with torch.no_grad():
+        mean, _ = model.module_.inference(torch.as_tensor(x, device=model.device))
+        direct = torch.sigmoid(model.module_.generative(mean)).cpu().numpy()
+    np.testing.assert_allclose(model.decode(model.encode(x)), direct, atol=1e-5)
     maps = result.maps
     assert maps.orientation.shape == maps.z.shape[1:] and maps.scale.shape == (1, *maps.z.shape[1:])
     true = truth.orientation(result.patches.centers)

@@ -18,6 +18,7 @@ from shiftvae.data.lattice import MIN_LATTICE_SIDE, Lattice, NoLatticeError, est
 from shiftvae.data.lattice_grid import lattice_block_shape
 from shiftvae.data.patches import WINDOW_PERIODS, estimate_period
 from shiftvae.errors import InputError
+from shiftvae.model.pose import canonical_lattice, symmetry_coherence
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,16 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
     window = config.window
     if window is None:
         window = _auto_window(image, None if posed else lattice, ring or period)
+    order, motif_lattice = 0, None
+    if posed:
+        order = resolve_pose(config, lattice, image, int(window), ring)
+        motif_lattice = canonical_lattice(order, ring)
+        if config.position == "auto":  # the position modulo the motif's own cell
+            parts["position"] = "gaussian" if motif_lattice is None else "torus"
+        if parts["position"] == "torus" and motif_lattice is None:
+            raise InputError(
+                f"--position torus with --rotation needs a 4- or 6-fold lattice, got {order}-fold"
+            )
     for name, value in (("window", window), ("step", config.step)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise InputError(f"{name} must be a positive number of pixels, got {value!r}")
@@ -159,8 +170,9 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         **parts,
         "coord_frequency": resolve_coord_frequency(config, window, period, image),
         "centers": resolve_centers(config, None if posed else lattice, image.data.shape, window),
-        "rotation": resolve_pose(config, lattice, image, int(window), ring) if posed else 0,
+        "rotation": order,
         "ring_period": ring,
+        "motif_lattice": None if motif_lattice is None else motif_lattice.tolist(),
     }
 
 
@@ -194,8 +206,6 @@ def resolve_pose(
             if min(abs(angle - 60), abs(angle - 120)) <= 8:
                 return 6
         return 2
-    from shiftvae.model.pose import symmetry_coherence
-
     rng = np.random.default_rng(0)
     rows, cols = (s - window + 1 for s in image.data.shape)
     corners = np.column_stack([rng.integers(0, rows, 256), rng.integers(0, cols, 256)])

@@ -313,7 +313,7 @@ def encode_and_map(
     encoding.shift_mean *= b  # shifts in pixels of the original image
     encoding.shift_std *= b
     maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
-    if maps.lattice_phase is not None and geo["lattice"] is not None:  # relative to the lattice
+    if maps.lattice_phase is not None and geo["lattice"] is not None and not geo.get("rotation"):
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo["lattice"]["vectors"])
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
     return encoding, maps
@@ -351,6 +351,8 @@ def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig
 def _patch_lattice(geo: dict[str, Any], binning: int) -> np.ndarray | None:
     """The lattice vectors in pixels of the (binned) patches, when the model uses them;
     without a lattice the Fourier coder's cell is the window itself."""
+    if geo.get("motif_lattice") is not None:  # rotation: the lattice of the motif's frame
+        return np.asarray(geo["motif_lattice"], dtype=np.float64) / binning
     if geo["position"] != "torus" and "lattice" not in (geo["decoder"], geo["encoder"]):
         return None
     if geo["lattice"] is None:

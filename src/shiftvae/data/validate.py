@@ -230,12 +230,11 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
     if scale_mode not in (None, "isotropic", "axes"):
         raise InputError(f"{name('scale')} must be 'isotropic' or 'axes', got {scale_mode!r}")
     if rotation is not None or scale_mode is not None:
-        for field, bad in (("position", "torus"), ("decoder", "lattice"), ("encoder", "lattice")):
+        for field, bad in (("decoder", "lattice"), ("encoder", "lattice")):
             if get(field) == bad or (field == "encoder" and get(field) == "conv"):
                 raise InputError(
-                    f"{name('rotation')} and {name('scale')} work with the Gaussian shift, the "
-                    f"MLP encoder and the canvas or coordinate decoder, not "
-                    f"{name(field)} {get(field)!r}"
+                    f"{name('rotation')} and {name('scale')} work with the MLP encoder and the "
+                    f"canvas or coordinate decoder, not {name(field)} {get(field)!r}"
                 )
     lattice = get("lattice")
     if lattice is not None and not isinstance(lattice, str):

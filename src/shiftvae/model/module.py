@@ -28,7 +28,7 @@ from shiftvae.model.encoder import ConvEncoder, MLPEncoder
 from shiftvae.model.lattice_decoder import LatticeDecoder
 from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
-from shiftvae.model.pose import PoseAnchor, pose_matrix, turn_patches
+from shiftvae.model.pose import PoseAnchor, cell_waves, pose_matrix, turn_patches
 from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
 
 MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
@@ -98,6 +98,9 @@ class ShiftVAEModule(nn.Module):
         self.anchor = None
         if config.pose_dim:
             self.anchor = PoseAnchor(config.data_shape, config.rotation, config.period)
+            if self.torus:
+                waves = cell_waves(config.data_shape, np.asarray(config.lattice))
+                self.register_buffer("cell_waves", waves, False)
         self.lattice_fit = None
         if config.lattice is not None:
             self.lattice_fit = LatticeFit(config.data_shape, config.lattice, config.harmonics)
@@ -134,7 +137,7 @@ class ShiftVAEModule(nn.Module):
     def _start_pose_at_the_anchor(self, n_latent: int) -> None:
         """Pose corrections start at zero with a small std (e^-2): the first steps decode at
         the anchor's angle and size rather than at the random turn of a fresh encoder."""
-        d = self.config.shift_dim
+        d = self.config.shift_dim * (2 if self.torus else 1)  # raw outputs of the position
         rows = torch.arange(d, d + self.config.pose_dim + (1 if self.config.rotation else 0))
         head = self.encoder.head
         head.weight[rows] = 0.0
@@ -154,11 +157,14 @@ class ShiftVAEModule(nn.Module):
             return (0,) * d
         if self.torus:
             extent = np.abs(np.asarray(cfg.lattice, dtype=np.float64)).sum(0)  # (row, col)
-            return tuple(math.ceil(e / 2) for e in extent)
-        moves = [
-            MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2 if cfg.shift else 0.0
-            for n in cfg.data_shape
-        ]
+            moves = [e / 2 for e in extent]
+            if not cfg.pose_dim:
+                return tuple(math.ceil(m) for m in moves)
+        else:
+            moves = [
+                MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2 if cfg.shift else 0.0
+                for n in cfg.data_shape
+            ]
         if not cfg.pose_dim:
             return tuple(math.ceil(m) for m in moves)
         # turned and scaled, the patch's corners reach sqrt(2) half-sides / smallest scale
@@ -204,8 +210,15 @@ class ShiftVAEModule(nn.Module):
         theta = phi / n if n else torch.zeros_like(phi)
         if not cfg.scale_dim or log_scale is None:
             log_scale = torch.zeros_like(phi)
-        mean, std = self.encoder(turn_patches(x, theta, log_scale))
+        turned = turn_patches(x, theta, log_scale)
+        mean, std = self.encoder(turned)
         d = cfg.shift_dim
+        if self.torus:  # the position on the motif's own lattice, anchored like the lattice coder
+            anchor = self.anchor.position(turned, self.cell_waves)  # (B, 2, 2)
+            angles = angles_from_vectors(mean[:, : 2 * d] + anchor.flatten(1))
+            sigma = std[:, : 2 * d].unflatten(1, (-1, 2)).prod(-1).sqrt()
+            mean = torch.cat([angles, mean[:, 2 * d :]], 1)
+            std = torch.cat([sigma, std[:, 2 * d :]], 1)
         if n:
             turn = mean[:, d : d + 2]  # correction as a vector near (0, 0): no branch cut
             phi = phi + torch.atan2(turn[:, 1], 1.0 + turn[:, 0])
@@ -257,6 +270,9 @@ class ShiftVAEModule(nn.Module):
             pixels = None if shift is None else self.displacement(shift)
             return self.decoder(z, pixels, pose)
         if pose is not None:  # the coordinate decoder (the only other one with a pose)
+            if self.torus:
+                half = self._half_widths(shift.device)
+                shift = -self.displacement(shift) / (self.config.shift_scale * half)
             return self.decoder(z, shift, pose)
         if isinstance(self.decoder, LatticeDecoder):
             if shift is None:
@@ -293,14 +309,12 @@ class ShiftVAEModule(nn.Module):
         output = self.generative(latents)
         cfg = self.config
         rec = reconstruction_nll(output, x, cfg.likelihood, cfg.gaussian_std).mean()
-        if self.torus:
-            d = cfg.shift_dim
-            kl = kl_wrapped_normal_uniform(std[:, :d]) + kl_standard_normal(mean[:, d:], std[:, d:])
-            kl = kl.mean()
-        elif cfg.rotation:  # the angle's prior is uniform on the circle
-            d = cfg.shift_dim
-            keep = [i for i in range(mean.shape[1]) if i != d]
-            kl = kl_wrapped_normal_uniform(std[:, d : d + 1])
+        # angles (torus position, rotation) have the uniform prior on the circle
+        d = cfg.shift_dim
+        circular = (list(range(d)) if self.torus else []) + ([d] if cfg.rotation else [])
+        if circular:
+            keep = [i for i in range(mean.shape[1]) if i not in circular]
+            kl = kl_wrapped_normal_uniform(std[:, circular])
             kl = (kl + kl_standard_normal(mean[:, keep], std[:, keep])).mean()
         else:
             kl = kl_standard_normal(mean, std).mean()

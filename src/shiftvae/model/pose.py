@@ -42,6 +42,8 @@ __all__ = [
     "SCALE_MODES",
     "SYMMETRY_ORDERS",
     "PoseAnchor",
+    "canonical_lattice",
+    "cell_waves",
     "check_symmetry_order",
     "pose_matrix",
     "turn_patches",
@@ -168,6 +170,17 @@ class PoseAnchor(nn.Module):
             _, measured = self(torch.as_tensor(_reference_lattices(rr, cc, float(period), self.m)))
             self.bias = measured.mean()
 
+    @staticmethod
+    @torch.no_grad()
+    def position(turned: torch.Tensor, waves: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 2) unit vectors (cos, sin) of the position angles 2 pi (u, v) of patches
+        already turned into the motif frame: the phases of the two fundamentals
+        (``waves`` from :func:`cell_waves`)."""
+        flat = turned.flatten(1)
+        flat = flat - flat.mean(1, keepdim=True)
+        ab = (flat @ waves).view(-1, 2, 2)  # (B, fundamental, (cos, sin))
+        return ab / ab.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The anchor's phi = n theta (B,) in (-pi, pi], and the log relative lattice
@@ -225,3 +238,30 @@ def _reference_lattices(rr: np.ndarray, cc: np.ndarray, period: float, m: int) -
                         image += amp * np.cos(2 * np.pi * (g[0] * rr + g[1] * cc + shift * (h + k)))
             out.append(image)
     return np.stack(out).astype(np.float32)
+
+
+def canonical_lattice(order: int, period: float) -> np.ndarray | None:
+    """(2, 2) lattice vectors (rows, (row, col) px) of the motif frame for symmetry 4 or 6:
+    the anchor turns the strongest reflection to the col axis, so the reciprocal vectors are
+    at 0 and 90 (square) or 0 and 60 degrees (hexagonal), 1 / ``period`` long.  None for
+    other orders (their second direction is not known)."""
+    if order not in (4, 6):
+        return None
+    second = np.radians(90.0 if order == 4 else 60.0)
+    recip = np.array([[0.0, 1.0], [-np.sin(second), np.cos(second)]]) / float(period)
+    return np.linalg.inv(recip).T
+
+
+def cell_waves(data_shape: tuple[int, ...], lattice: np.ndarray) -> torch.Tensor:
+    """(P, 4) windowed cos and sin of the two fundamentals 2 pi g_i . r of ``lattice`` over
+    the patch (r from its centre): x @ waves gives each fundamental's (a, b), whose
+    direction is the position angle, as :meth:`LatticeFit.anchor` reads it."""
+    h, w = data_shape
+    rows, cols = np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    window = np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1]).reshape(-1)
+    recip = np.linalg.inv(np.asarray(lattice, np.float64)).T  # rows g1, g2
+    r = np.stack([rr.ravel(), cc.ravel()], 1)
+    phase = 2 * np.pi * r @ recip.T  # (P, 2)
+    cols_ = [window * f(phase[:, i]) for i in range(2) for f in (np.cos, np.sin)]
+    return torch.as_tensor(np.stack(cols_, 1), dtype=torch.float32)

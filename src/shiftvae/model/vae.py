@@ -333,7 +333,15 @@ class ShiftVAE:
             scale_std = scale * cfg.scale_range * std[:, col : col + cfg.scale_dim]
             stretch[:] = scale
         px = self._pixels_per_shift_unit()
-        motif = -mean[:, :d] * px * stretch[:, :d]  # (N, d) in the motif frame, scaled
+        phase_mean = phase_std = None
+        if cfg.position == "torus" and d:  # u a1 + v a2 on the motif's lattice, then scaled
+            cell = np.asarray(cfg.lattice, dtype=np.float64)
+            phase_mean, phase_std = mean[:, :d], std[:, :d]
+            motif = phase_mean / (2 * np.pi) @ cell * stretch
+            shift_std = np.sqrt((phase_std / (2 * np.pi)) ** 2 @ cell**2) * stretch
+        else:
+            motif = -mean[:, :d] * px * stretch[:, :d]  # (N, d) in the motif frame, scaled
+            shift_std = std[:, :d] * np.abs(px) * stretch[:, :d]
         cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
         rot = np.concatenate([cos, -sin, sin, cos], 1).reshape(-1, 2, 2)
         shift = np.einsum("nij,nj->ni", rot, motif) if d else motif
@@ -341,7 +349,9 @@ class ShiftVAE:
             z_mean=mean[:, d + cfg.pose_dim :],
             z_std=std[:, d + cfg.pose_dim :],
             shift_mean=shift,
-            shift_std=std[:, :d] * np.abs(px) * stretch[:, :d],
+            shift_std=shift_std,
+            phase_mean=phase_mean,
+            phase_std=phase_std,
             orientation_mean=orientation,
             orientation_std=orientation_std,
             scale_mean=scale,
@@ -383,9 +393,11 @@ class ShiftVAE:
                 raise InputError(f"shift must have shape {dr.shape}, got {s.shape}")
             if self.config.position == "torus":  # pixels to angles 2 pi (u, v)
                 cell = np.asarray(self.config.lattice, dtype=np.float64)
+                s = self._to_motif_frame(s, orientation, scale)
                 dr = (2 * np.pi * s @ np.linalg.inv(cell)).astype(np.float32)
             else:
-                dr = self._shift_units(s, orientation, scale).astype(np.float32)
+                s = self._to_motif_frame(s, orientation, scale)
+                dr = (-s / self._pixels_per_shift_unit()).astype(np.float32)
         pose = self._pose_units(len(z_arr), orientation, scale)
         parts = [dr, pose, z_arr]
         latents = torch.as_tensor(np.concatenate(parts, axis=1), device=self.device)
@@ -440,11 +452,11 @@ class ShiftVAE:
             cols.append(np.broadcast_to(np.log(rel) / cfg.scale_range, (n, cfg.scale_dim)))
         return np.concatenate(cols, 1).astype(np.float32) if cols else np.zeros((n, 0), np.float32)
 
-    def _shift_units(self, pixels: np.ndarray, orientation, scale) -> np.ndarray:
-        """Gaussian shift latents for image-frame shifts in pixels (the inverse of encode)."""
-        px = self._pixels_per_shift_unit()
+    def _to_motif_frame(self, pixels: np.ndarray, orientation, scale) -> np.ndarray:
+        """Image-frame shifts in pixels (N, d) turned and scaled into the motif's frame,
+        S^-1 R(-theta) s: the inverse of what encode reports."""
         if not self.config.pose_dim:
-            return -pixels / px
+            return pixels
         n = len(pixels)
         theta = np.zeros(n)
         if self.config.rotation and orientation is not None:
@@ -454,8 +466,7 @@ class ShiftVAE:
             stretch[:] = np.asarray(scale, np.float64)
         cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
         rot_t = np.concatenate([cos, sin, -sin, cos], 1).reshape(-1, 2, 2)  # R(-theta)
-        motif = np.einsum("nij,nj->ni", rot_t, pixels) / stretch
-        return -motif / px
+        return np.einsum("nij,nj->ni", rot_t, pixels) / stretch
 
     def _pixels_per_shift_unit(self) -> np.ndarray:
         """Pixels moved by one prior unit of each shift latent: k * (n - 1) / 2 per axis."""
@@ -603,10 +614,10 @@ def _pose_options(config, rotation, scale, scale_range, period) -> dict[str, Any
         shape = config.data_shape
         if len(shape) != 2 or shape[0] != shape[1]:
             raise InputError(f"rotation and scale need square 2D patches, got {shape}")
-        if config.position == "torus" or config.decoder == "lattice" or config.encoder != "mlp":
+        if config.decoder == "lattice" or config.encoder != "mlp":
             raise InputError(
-                "rotation and scale work with the Gaussian shift, the MLP encoder and the "
-                "canvas or coordinate decoder"
+                "rotation and scale work with the MLP encoder and the canvas or coordinate "
+                "decoder (the lattice coder assumes one orientation for the whole image)"
             )
     return {
         "rotation": order,
