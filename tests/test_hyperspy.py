@@ -64,3 +64,21 @@ def test_hyperspy_round_trip(tmp_path):
     x = maps.axes_manager.signal_axes[0]
     assert x.units == "nm" and x.scale == pytest.approx(8 * 0.02)
     assert maps.data.shape[0] == 2
+
+
+@pytest.mark.skipif(not HAS_HYPERSPY, reason="HyperSpy is not installed (pip install hyperspy)")
+def test_orientation_and_scale_maps_out_as_signals(tmp_path):
+    from shiftvae.data.grains import polycrystal
+
+    image, _ = polycrystal(size=96, cell=8.0, grains=2, seed=0)
+    config = sv.FitConfig(epochs=1, hidden=(8, 8), phases=None, rotation=4, scale="isotropic")
+    result = sv.fit_image(image, config, progress=False)
+    sv.save_results(result, tmp_path / "run")
+    loaded = sv.load_results(tmp_path / "run")
+    orientation = loaded.to_hyperspy("orientation")
+    np.testing.assert_allclose(orientation.data, result.maps.orientation, rtol=1e-6)
+    assert loaded.to_hyperspy("scale").data.shape == result.maps.scale.shape
+    plain = sv.fit_image(image, sv.FitConfig(epochs=1, hidden=(8, 8), phases=None), progress=False)
+    sv.save_results(plain, tmp_path / "plain")
+    with pytest.raises(sv.InputError, match="no orientation maps"):
+        sv.load_results(tmp_path / "plain").to_hyperspy("orientation")

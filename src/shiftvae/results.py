@@ -191,12 +191,14 @@ class Results:
     history: dict[str, np.ndarray]
     folder: Path = field(default_factory=Path)
 
-    def to_hyperspy(self):
-        """The conventional maps as a HyperSpy ``Signal2D`` with calibrated axes (latents
-        along the navigation axis); needs HyperSpy (``pip install 'shiftvae[hyperspy]'``)."""
+    def to_hyperspy(self, which: str = "z"):
+        """Maps as a HyperSpy ``Signal2D`` with calibrated axes (one map per navigation
+        index): ``which`` is "z" (the conventional maps), "shift" (px), "orientation"
+        (degrees) or "scale" (relative lattice parameter).  Needs HyperSpy
+        (``pip install 'shiftvae[hyperspy]'``)."""
         from shiftvae.data.hyperspy import maps_signal
 
-        return maps_signal(self.maps, self.image.source)
+        return maps_signal(self.maps, self.image.source, which)
 
     def load_model(self):
         """The trained model saved beside the results (``model.pt``)."""

@@ -37,20 +37,38 @@ def signal_images(signal: Any) -> list[Image]:
     return [Image(check_image(f, n), pixel, unit, n) for f, n in zip(frames, names)]
 
 
-def maps_signal(maps: LatentMaps, title: str) -> Any:
-    """The conventional maps as a HyperSpy ``Signal2D`` (latents along navigation)."""
+MAP_KINDS = {
+    "z": ("latent maps", "latent", None),
+    "shift": ("shift maps (px)", "axis", "px"),
+    "orientation": ("orientation (deg)", None, "deg"),
+    "scale": ("relative lattice parameter", "axis", None),
+}
+
+
+def maps_signal(maps: LatentMaps, title: str, which: str = "z") -> Any:
+    """One kind of map as a HyperSpy ``Signal2D``: "z" (latents along navigation), "shift",
+    "orientation" or "scale" (the last two from a fit with rotation or scale)."""
+    if which not in MAP_KINDS:
+        raise InputError(f"which must be one of {', '.join(MAP_KINDS)}, got {which!r}")
+    data = getattr(maps, which)
+    if data is None:
+        raise InputError(f"these results have no {which} maps (fit with --rotation / --scale)")
     try:
         import hyperspy.api as hs
     except ImportError as exc:
         raise missing_extra("hyperspy", "hyperspy", "to_hyperspy()") from exc
-    signal = hs.signals.Signal2D(np.asarray(maps.z))
-    signal.metadata.General.title = f"latent maps of {title}"
+    label, navigation, units = MAP_KINDS[which]
+    signal = hs.signals.Signal2D(np.asarray(data))
+    signal.metadata.General.title = f"{label} of {title}"
+    if units:
+        signal.metadata.Signal.quantity = f"{label.split(' (')[0]} ({units})"
     step = float(maps.step) * (maps.pixel_size or 1.0)
     unit = maps.unit if maps.pixel_size else "px"
     for axis, name, first in zip(signal.axes_manager.signal_axes, ("x", "y"), (1, 0)):
         axis.name, axis.units, axis.scale = name, unit, step
         axis.offset = float(maps.centers[0, 0, first]) * (maps.pixel_size or 1.0)
-    signal.axes_manager.navigation_axes[0].name = "latent"
+    if navigation and signal.axes_manager.navigation_axes:
+        signal.axes_manager.navigation_axes[0].name = navigation
     return signal
 
 
