@@ -260,3 +260,15 @@ def test_fit_with_rotation_and_scale_writes_orientation_and_strain(tmp_path):
     with h5py.File(path) as f:
         assert f["entry/orientation_map/orientation"].attrs["units"] == "deg"
         assert f["entry/scale_maps/scale"].attrs["units"] == "relative lattice parameter"
+
+
+def test_transfer_and_series_keep_the_rotation():
+    """A rotation model encodes a new image exactly as inside its fit, and a series of
+    grains images shares one model (no lattice origin to relocate on a square grid)."""
+    a, _ = polycrystal(size=96, cell=8.0, grains=2, seed=0)
+    b, _ = polycrystal(size=96, cell=8.0, grains=3, seed=1)
+    config = FitConfig(epochs=2, hidden=(16, 16), phases=None, rotation=4)
+    series = sv.fit_images([a, b], config, progress=False)
+    assert all(r.maps.orientation is not None for r in series.results)
+    again = sv.transfer_image(series.model, b)
+    np.testing.assert_array_equal(again.maps.orientation, series.results[1].maps.orientation)

@@ -375,6 +375,7 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "centers": geo["centers"],
         "rotation": geo.get("rotation", 0),
         "ring_period": geo.get("ring_period"),
+        "motif_lattice": geo.get("motif_lattice"),
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -91,7 +91,8 @@ def fit_images(
     geos, patches = [], []
     for frame in frames:
         g = dict(geo)
-        if geo["lattice"] is not None and frame is not frames[0]:  # its origin, same vectors
+        # its origin, same vectors (a fit with rotation cuts the square grid: no lattice)
+        if geo["lattice"] is not None and frame is not frames[0] and not geo["rotation"]:
             g["lattice"] = relocate_lattice(
                 frame, geo["lattice"], "that of the first image", "fit the images separately"
             )

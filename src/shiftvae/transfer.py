@@ -64,7 +64,8 @@ def transfer_image(
         for key in ("window", "step", "binning", "epochs", "coord_frequency", "lattice")
     }
     geo.update({k: meta[k] for k in ("position", "decoder", "encoder", "centers")})
-    if geo["lattice"] is not None:  # the new image's origin, the model's vectors
+    geo.update({k: meta.get(k) for k in ("rotation", "ring_period", "motif_lattice")})
+    if geo["lattice"] is not None and not geo["rotation"]:  # the image's origin, same vectors
         geo["lattice"] = relocate_lattice(image, geo["lattice"])
     patches = image_patches(image, geo, config)
     if tuple(patches.data.shape[1:]) != tuple(model.data_shape):
