@@ -65,6 +65,14 @@ def circular_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((sa * sb).sum() / np.sqrt((sa * sa).sum() * (sb * sb).sum()))
 
 
+def circular_linear_correlation(x: np.ndarray, angle: np.ndarray) -> float:
+    """Mardia's circular-linear correlation of a linear variable with angles, in [0, 1]."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    rc, rs = np.corrcoef(x, cos)[0, 1], np.corrcoef(x, sin)[0, 1]
+    rcs = np.corrcoef(cos, sin)[0, 1]
+    return float(np.sqrt(max(0.0, (rc**2 + rs**2 - 2 * rc * rs * rcs) / (1 - rcs**2))))
+
+
 def scores(angle_deg, scale, z, patches, truth) -> dict:
     """Orientation correlation (modulo 4-fold), strain error, physicality of the z maps."""
     out: dict = {}
@@ -92,8 +100,7 @@ def scores(angle_deg, scale, z, patches, truth) -> dict:
     if z is not None and np.ptp(true_angle) > 0:
         # how much the conventional latents spend on orientation: the largest circular-linear
         # correlation of a latent with the true angle (modulo the symmetry)
-        cos, sin = np.cos(true_angle), np.sin(true_angle)
-        assoc = [np.hypot(np.corrcoef(v, cos)[0, 1], np.corrcoef(v, sin)[0, 1]) for v in z.T]
+        assoc = [circular_linear_correlation(v, true_angle) for v in z.T]
         out["z_orientation_association"] = round(float(np.nanmax(assoc)), 3)
     if z is not None:
         n = len(z)

@@ -221,8 +221,9 @@ def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
         type=symmetry_order,
         metavar="N",
         help="add an orientation latent, an angle modulo 360/N degrees for an N-fold lattice "
-        "(N = 1, 2, 3, 4 or 6; the flag alone: 'auto', 4 or 6 from the image); writes the "
-        "orientation map.  Uses the square patch grid, the Gaussian shift and the canvas decoder",
+        "(N = 1, 2, 3, 4 or 6; the flag alone: 'auto', from the image; give it after the "
+        "image); writes the orientation map.  Uses the square patch grid, the canvas decoder "
+        "and the position modulo the motif's own cell (4- and 6-fold; else the Gaussian shift)",
     )
     p.add_argument(
         "--scale",
