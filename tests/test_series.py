@@ -80,3 +80,27 @@ def test_cli_fit_several_images_writes_one_series_folder(frames, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "give one image" in err[0]
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("order, signs", [((0, 1), (1, -1)), ((1, 0), (1, 1)), ((1, 0), (-1, 1))])
+def test_a_lattice_found_with_a_reversed_or_swapped_vector_is_the_same_lattice(
+    monkeypatch, order, signs
+):
+    """The estimate may return (a1, -a2) or (a2, a1) for the next frame: the same lattice,
+    which must not stop a series (found on the two halves of the perovskite image)."""
+    import shiftvae.geometry as geometry
+    from shiftvae.data.lattice import Lattice
+
+    trained = Lattice(np.array([[29.47, 0.28], [-0.12, 41.94]]), np.array([3.0, 4.0]), 0.9)
+    found = Lattice(
+        trained.vectors[list(order)] * np.array(signs)[:, None], np.array([5.0, 6.0]), 0.9
+    )
+    monkeypatch.setattr(geometry, "estimate_lattice", lambda image: found)
+    image = sv.Image(np.zeros((64, 64), np.float32), None, "px", "frame 1")
+    placed = geometry.relocate_lattice(image, trained.as_dict())
+    np.testing.assert_allclose(placed["vectors"], trained.vectors)  # the model's vectors ...
+    np.testing.assert_allclose(placed["origin"], [5.0, 6.0])  # ... at the frame's origin
+    longer = Lattice(trained.vectors * 1.1, np.zeros(2), 0.9)
+    monkeypatch.setattr(geometry, "estimate_lattice", lambda image: longer)
+    with pytest.raises(sv.InputError, match="differs"):
+        geometry.relocate_lattice(image, trained.as_dict())

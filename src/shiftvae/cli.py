@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from shiftvae._version import __version__
 from shiftvae.errors import ShiftVAEError
 
-COMMANDS = ("demo", "fit", "sweep", "tune", "reproduce")
+COMMANDS = ("demo", "fit", "fit-many", "sweep", "tune", "reproduce")
 EXIT_USAGE = 2
 
 
@@ -34,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"shiftvae.commands.{name}")
+            module_name = f"shiftvae.commands.{name.replace('-', '_')}"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"shiftvae.commands.{name}":
+            if exc.name == module_name:
                 continue  # a subcommand not shipped in this build
             raise
         doc = module.__doc__ or name

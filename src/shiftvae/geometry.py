@@ -336,9 +336,14 @@ def relocate_lattice(
         found = estimate_lattice(image)
     except NoLatticeError as exc:
         raise InputError(f"no lattice was found in {image.source} ({exc})") from exc
-    diff = np.abs(found.vectors - vectors).max() / np.linalg.norm(vectors, axis=1).min()
-    flipped = np.abs(found.vectors + vectors).max() / np.linalg.norm(vectors, axis=1).min()
-    if min(diff, flipped) > LATTICE_TOLERANCE:
+    # the same lattice may be found with either vector reversed or the two swapped
+    options = [
+        found.vectors[list(order)] * np.array(signs)[:, None]
+        for order in ((0, 1), (1, 0))
+        for signs in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+    ]
+    diff = min(np.abs(v - vectors).max() for v in options)
+    if diff / np.linalg.norm(vectors, axis=1).min() > LATTICE_TOLERANCE:
         raise InputError(
             f"the lattice of {image.source} {found.vectors.round(2).tolist()} px differs from "
             f"{against} {vectors.round(2).tolist()} px by more than "

@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import shutil
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -43,8 +42,6 @@ METRICS_FILE = "metrics.json"
 # Columns of sweep.csv; smoothness_z<i> / smoothness_shift<i> follow "physicality", one per map.
 LEADING_FIELDS = ["name", "beta_start", "beta_end", "status", "physicality"]
 TRAILING_FIELDS = ["final_loss", "final_reconstruction", "final_kl", "train_s", "error"]
-# Matplotlib is not thread-safe: runs sharing a process (threaded workers) plot one by one.
-_PLOT_LOCK = threading.Lock()
 # Settings that may differ between a run and a resumed sweep without changing the result.
 _IGNORED_ON_RESUME = ("beta_start", "beta_end", "device")
 
@@ -85,10 +82,13 @@ def as_image(image: Any) -> Image:
     return Image(check_image(image, "the image"), None, "px", "array", {})
 
 
-def comparable_config(config: FitConfig | dict[str, Any]) -> dict[str, Any]:
-    """The settings that make two runs comparable (all but betas and device), JSON-normalised."""
+def comparable_config(
+    config: FitConfig | dict[str, Any], ignored: tuple[str, ...] = _IGNORED_ON_RESUME
+) -> dict[str, Any]:
+    """The settings that make two runs comparable (all but ``ignored``: by default the betas,
+    which name a sweep's run, and the device), JSON-normalised."""
     d = config.as_dict() if isinstance(config, FitConfig) else dict(config)
-    d = {k: v for k, v in d.items() if k not in _IGNORED_ON_RESUME}
+    d = {k: v for k, v in d.items() if k not in ignored}
     return json.loads(json.dumps(d))
 
 
@@ -117,7 +117,7 @@ def train_one(
     import torch
 
     from shiftvae.pipeline import fit_image
-    from shiftvae.report.fit_outputs import write_outputs
+    from shiftvae.report.fit_outputs import PLOT_LOCK, write_outputs
     from shiftvae.report.outdir import atomic_output_dir
 
     if threads:
@@ -131,7 +131,7 @@ def train_one(
     tic = time.perf_counter()
     try:
         result = fit_image(image, config, progress=False)
-        with _PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
+        with PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
             write_outputs(tmp, result, tic)  # matplotlib: one figure at a time per process
             record.update(status="ok", **_flatten_metrics(result.metrics))
             record.update(train_s=result.timings.get("train"), error="")

@@ -161,14 +161,17 @@ def lattice_vectors(text: str):
     return tuple(tuple(r) for r in rows)
 
 
-def add_model_args(p: argparse.ArgumentParser, several: bool = False) -> None:
-    """Options shared by fit, sweep and tune (``several``: fit takes one image or more)."""
+def add_model_args(
+    p: argparse.ArgumentParser, several: bool = False, image_help: str | None = None
+) -> None:
+    """Options shared by fit, fit-many, sweep and tune (``several``: one image or more)."""
     if several:
         p.add_argument(
             "image",
             type=Path,
             nargs="+",
-            help="image file (dm3, dm4, emd, ser, tif, png, npy, h5...); several: one model "
+            help=image_help
+            or "image file (dm3, dm4, emd, ser, tif, png, npy, h5...); several: one model "
             "for the series, maps in one latent space",
         )
     else:

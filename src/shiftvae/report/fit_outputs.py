@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -9,6 +10,9 @@ from shiftvae.report.fit_report import fit_figures, write_fit_report
 from shiftvae.report.outdir import atomic_output_dir, describe_os_error
 from shiftvae.report.runinfo import run_info, write_run_json
 from shiftvae.results import write_results_h5
+
+# Matplotlib is not thread-safe: fits sharing a process (threaded workers) plot one by one.
+PLOT_LOCK = threading.Lock()
 
 
 def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
