@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
+from PIL import Image
 
 import shiftvae as sv
 from shiftvae.cli import main
@@ -72,7 +74,17 @@ def test_cli_fit_several_images_writes_one_series_folder(frames, tmp_path, capsy
     assert main([*argv, "--out", str(out)]) == 0
     summary = json.loads((out / "series.json").read_text())
     assert [row["folder"] for row in summary["images"]] == ["01_t0", "02_t1", "03_t2"]
-    assert (out / "series_latents.png").is_file()
+    assert (out / "series_latents.png").is_file() and (out / "report.html").is_file()
+    with h5py.File(out / "series.h5") as f:  # one NXentry per image, complete, shared model
+        assert f.attrs["complete"] and f.attrs["model"] == "model.pt"
+        assert sorted(f) == ["01_t0", "02_t1", "03_t2"]
+        assert f["02_t1"].attrs["NX_class"] == "NXentry"
+        z2 = f["02_t1/latent_maps/z"][()]
+    np.testing.assert_allclose(z2, sv.load_results(out / "02_t1").maps.z)
+    with Image.open(out / "series_maps.gif") as movie:
+        assert movie.n_frames == 3
+    with Image.open(out / "series_maps.png") as grid:
+        assert grid.size[1] > grid.size[0] / 2  # three rows of maps
     stored = sv.load_results(out / "03_t2").encoding.z_mean
     again = sv.transfer_image(out / "model.pt", paths[2]).encoding.z_mean  # the shared model
     np.testing.assert_allclose(again, stored, atol=1e-5)
@@ -104,3 +116,23 @@ def test_a_lattice_found_with_a_reversed_or_swapped_vector_is_the_same_lattice(
     monkeypatch.setattr(geometry, "estimate_lattice", lambda image: longer)
     with pytest.raises(sv.InputError, match="differs"):
         geometry.relocate_lattice(image, trained.as_dict())
+
+
+def test_transfer_refuses_a_model_whose_patches_do_not_match(tmp_path, frames, capsys):
+    """A model whose stored geometry gives patches of another size than it takes."""
+    model = sv.ShiftVAE((20, 20), decoder="canvas", seed=0)
+    model.fit(np.random.default_rng(0).random((50, 20, 20)).astype(np.float32), epochs=1,
+              progress=False)  # fmt: skip
+    model.metadata.update(
+        {"window": 32, "step": 16, "binning": 1, "epochs": 1, "coord_frequency": None,
+         "lattice": None, "position": "gaussian", "decoder": "canvas", "encoder": "mlp",
+         "centers": "grid", "config": sv.FitConfig(**QUICK).as_dict()}
+    )  # fmt: skip
+    model.save(tmp_path / "model.pt")
+    np.save(tmp_path / "new.npy", frames[0])
+    out = tmp_path / "new"
+    code = main(["fit", str(tmp_path / "new.npy"), "--out", str(out), "--transfer",
+                 str(tmp_path / "model.pt"), "-q"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    assert len(err) == 1 and "takes patches of (20, 20) px" in err[0]

@@ -75,107 +75,115 @@ def write_results_h5(path: str | Path, result: Any) -> Path:
     attribute ``complete`` becomes True only after everything else is in it, so
     :func:`load_results` refuses a file whose writer stopped part way (a full disk, a kill).
     """
-    path = Path(path)
-    maps, image, enc = result.maps, result.image, result.encoding
-    px, unit = image.pixel_size, image.unit if image.pixel_size else "px"
-    c = maps.centers
-    rows, cols = maps.z.shape[1:]
-    y = _axes(rows, c[0, 0, 0], c[1, 0, 0] - c[0, 0, 0] if rows > 1 else 1.0, px)
-    x = _axes(cols, c[0, 0, 1], c[0, 1, 1] - c[0, 0, 1] if cols > 1 else 1.0, px)
+    return _write_entries(Path(path), [("entry", result)])
+
+
+def write_series_h5(path: str | Path, named: list[tuple[str, Any]], model: str = "") -> Path:
+    """One NeXus file for a series: an NXentry per image (named, e.g. ``01_scan``), each laid
+    out as ``results.h5``'s ``/entry``, all encoded by the shared model (``model``, the path
+    of its model.pt, stored as the root attribute ``model``).  Written like
+    :func:`write_results_h5`: beside ``path``, renamed in, ``complete`` set last."""
+    return _write_entries(Path(path), named, {"model": model})
+
+
+def _write_entries(path: Path, named: list[tuple[str, Any]], attrs: dict | None = None) -> Path:
     part = path.with_name(path.name + ".part")
     try:
-        _write_h5(part, result, maps, image, enc, px, unit, x, y)
+        with h5py.File(part, "w") as f:
+            f.attrs.update(
+                {
+                    "default": named[0][0],
+                    "creator": f"shiftvae {__version__}",
+                    "NX_class": "NXroot",
+                    "complete": False,  # set to True after everything else is written
+                    **(attrs or {}),
+                }
+            )
+            for name, result in named:
+                _write_entry(f.create_group(name), result)
+            f.attrs["complete"] = True
         part.replace(path)  # a reader never sees a file that is still being written
     finally:
         part.unlink(missing_ok=True)
     return path
 
 
-def _write_h5(path: Path, result, maps, image, enc, px, unit, x, y) -> None:
-    """The body of :func:`write_results_h5`; the root's ``complete`` flag is set last."""
-    with h5py.File(path, "w") as f:
-        f.attrs.update(
-            {
-                "default": "entry",
-                "creator": f"shiftvae {__version__}",
-                "NX_class": "NXroot",
-                "complete": False,  # set to True after everything else is written
-            }
-        )
-        e = f.create_group("entry")
-        e.attrs.update({"NX_class": "NXentry", "default": "latent_maps"})
+def _write_entry(e: h5py.Group, result: Any) -> None:
+    """One fit's NXentry: maps, image, encoding, history and the run's attributes."""
+    maps, image, enc = result.maps, result.image, result.encoding
+    px, unit = image.pixel_size, image.unit if image.pixel_size else "px"
+    c = maps.centers
+    rows, cols = maps.z.shape[1:]
+    y = _axes(rows, c[0, 0, 0], c[1, 0, 0] - c[0, 0, 0] if rows > 1 else 1.0, px)
+    x = _axes(cols, c[0, 0, 1], c[0, 1, 1] - c[0, 0, 1] if cols > 1 else 1.0, px)
+    e.attrs.update({"NX_class": "NXentry", "default": "latent_maps"})
+    _nxdata(
+        e,
+        "latent_maps",
+        "z",
+        maps.z.astype(np.float32),
+        y,
+        x,
+        unit,
+        "conventional latent means",
+    )
+    _nxdata(
+        e,
+        "shift_maps",
+        "shift",
+        maps.shift.astype(np.float32),
+        y,
+        x,
+        unit,
+        "encoded shift (px), axes (row, col)",
+    )
+    if maps.phases is not None:
+        _nxdata(e, "phase_map", "phases", maps.phases.astype(np.int16), y, x, unit, "phase label")
+    if maps.lattice_phase is not None:
         _nxdata(
             e,
-            "latent_maps",
-            "z",
-            maps.z.astype(np.float32),
+            "lattice_phase_maps",
+            "phase",
+            maps.lattice_phase.astype(np.float32),
             y,
             x,
             unit,
-            "conventional latent means",
+            "position in the unit cell, 2 pi (u, v) along a1, a2 (rad)",
         )
-        _nxdata(
-            e,
-            "shift_maps",
-            "shift",
-            maps.shift.astype(np.float32),
-            y,
-            x,
-            unit,
-            "encoded shift (px), axes (row, col)",
-        )
-        if maps.phases is not None:
-            _nxdata(
-                e, "phase_map", "phases", maps.phases.astype(np.int16), y, x, unit, "phase label"
-            )
-        if maps.lattice_phase is not None:
-            _nxdata(
-                e,
-                "lattice_phase_maps",
-                "phase",
-                maps.lattice_phase.astype(np.float32),
-                y,
-                x,
-                unit,
-                "position in the unit cell, 2 pi (u, v) along a1, a2 (rad)",
-            )
-            e["lattice_phase_maps/phase"].attrs["units"] = "rad"
-        if maps.orientation is not None:
-            what = "orientation, counter-clockwise as displayed (deg)"
-            _nxdata(e, "orientation_map", "orientation", maps.orientation, y, x, unit, what)
-            e["orientation_map/orientation"].attrs["units"] = "deg"
-        if maps.scale is not None:
-            what = "relative lattice parameter (1: the motif's size), per motif axis"
-            _nxdata(e, "scale_maps", "scale", maps.scale.astype(np.float32), y, x, unit, what)
-            e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
-        h, w = image.data.shape
-        _nxdata(
-            e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image"
-        )
-        g = e.create_group("encoding")
-        g.attrs["NX_class"] = "NXcollection"
-        for key in ENCODING_KEYS:
-            if getattr(enc, key) is not None:
-                g.create_dataset(key, data=getattr(enc, key))
-        g.create_dataset("centers", data=result.patches.centers)
-        g = e.create_group("history")
-        g.attrs["NX_class"] = "NXcollection"
-        for key, values in result.model.history_.as_dict().items():
-            g.create_dataset(key, data=np.asarray(values, dtype=np.float64))
-        e.attrs.update(
-            {
-                "config": json.dumps(result.config.as_dict()),
-                "geometry": json.dumps(result.geometry),
-                "metrics": json.dumps(result.metrics),
-                "grid_shape": list(maps.z.shape[1:]),
-                "step": maps.step,
-                "pixel_size": np.nan if px is None else px,
-                "unit": unit,
-                "source": image.source,
-                "shiftvae_version": __version__,
-            }
-        )
-        f.attrs["complete"] = True
+        e["lattice_phase_maps/phase"].attrs["units"] = "rad"
+    if maps.orientation is not None:
+        what = "orientation, counter-clockwise as displayed (deg)"
+        _nxdata(e, "orientation_map", "orientation", maps.orientation, y, x, unit, what)
+        e["orientation_map/orientation"].attrs["units"] = "deg"
+    if maps.scale is not None:
+        what = "relative lattice parameter (1: the motif's size), per motif axis"
+        _nxdata(e, "scale_maps", "scale", maps.scale.astype(np.float32), y, x, unit, what)
+        e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
+    h, w = image.data.shape
+    _nxdata(e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image")
+    g = e.create_group("encoding")
+    g.attrs["NX_class"] = "NXcollection"
+    for key in ENCODING_KEYS:
+        if getattr(enc, key) is not None:
+            g.create_dataset(key, data=getattr(enc, key))
+    g.create_dataset("centers", data=result.patches.centers)
+    g = e.create_group("history")
+    g.attrs["NX_class"] = "NXcollection"
+    for key, values in result.model.history_.as_dict().items():
+        g.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+    e.attrs.update(
+        {
+            "config": json.dumps(result.config.as_dict()),
+            "geometry": json.dumps(result.geometry),
+            "metrics": json.dumps(result.metrics),
+            "grid_shape": list(maps.z.shape[1:]),
+            "step": maps.step,
+            "pixel_size": np.nan if px is None else px,
+            "unit": unit,
+            "source": image.source,
+            "shiftvae_version": __version__,
+        }
+    )
 
 
 @dataclass

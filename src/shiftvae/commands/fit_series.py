@@ -7,7 +7,12 @@ Writes, together or not at all:
   image (results.h5, figures, report.html, run.json), its maps in the shared latent space;
 * ``series.json``: per image its folder, patches, physicality, smoothness and the mean and
   spread of each conventional latent;
-* ``series_latents.png``: each conventional latent's distribution against the image number.
+* ``series_latents.png``: each conventional latent's distribution against the image number;
+* ``series.h5``: one NXentry per image (named as its folder), laid out as results.h5;
+* ``series_maps.png``: every image's maps side by side, one colour scale per latent across
+  the images (so equal colours are equal latents), and ``series_maps.gif``, the same maps
+  as a movie over the images;
+* ``report.html``: the summary table and these figures.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from shiftvae.pipeline import FitConfig
 from shiftvae.report import figures
 from shiftvae.report.fit_outputs import write_outputs
+from shiftvae.report.html import Section, write_report
 from shiftvae.report.outdir import atomic_output_dir
+from shiftvae.results import write_series_h5
 from shiftvae.series import SeriesResult, fit_images
 from shiftvae.types import Image
 
@@ -49,8 +58,44 @@ def run_series(out: Path, overwrite: bool, frames: list[Image], config: FitConfi
             )
         summary = {"images": rows, "timings": series.timings, "model": "model.pt"}
         (tmp / "series.json").write_text(json.dumps(summary, indent=1))
-        figures.save(latents_figure(series), tmp / "series_latents.png")
+        names = [r["folder"] for r in rows]
+        stacks, limits = [r.maps.z for r in series.results], shared_limits(series)
+        write_series_h5(tmp / "series.h5", list(zip(names, series.results)), "model.pt")
+        figs = [
+            (figures.save(figures.maps_grid(stacks, names, limits), tmp / "series_maps.png"),
+             "every image's conventional maps, one colour scale per latent across images"),
+            (figures.save(latents_figure(series), tmp / "series_latents.png"),
+             "each conventional latent's distribution against the image number"),
+        ]  # fmt: skip
+        figures.maps_movie(stacks, names, limits, tmp / "series_maps.gif")
+        write_series_report(tmp / "report.html", rows, figs)
     return out
+
+
+def shared_limits(series: SeriesResult) -> list[tuple[float, float]]:
+    """One (low, high) colour range per latent over every image: 1st and 99th percentiles."""
+    z = [r.maps.z for r in series.results]
+    return [
+        tuple(np.percentile(np.concatenate([m[k].ravel() for m in z]), [1, 99]))
+        for k in range(z[0].shape[0])
+    ]
+
+
+def write_series_report(path: Path, rows: list[dict], figs: list[tuple[Path, str]]) -> Path:
+    """report.html of a series: one table row per image, then the series figures."""
+    table = [
+        [r["folder"], r["patches"], f"{r['physicality']:.4f}"]
+        + [f"{m:+.3f} ({sd:.3f})" for m, sd in zip(r["z_mean"], r["z_spread"])]
+        for r in rows
+    ]
+    header = ["image", "patches", "physicality"] + [
+        f"z{k + 1} mean (spread)" for k in range(len(rows[0]["z_mean"]))
+    ]
+    sections = [
+        Section("Images", tables=[(header, table)]),
+        Section("Maps in one latent space", figures=figs),
+    ]
+    return write_report(path, f"shiftvae series of {len(rows)} images", sections)
 
 
 def latents_figure(series: SeriesResult):

@@ -243,3 +243,54 @@ def orientation_map(
     wheel.set_title(f"{symmetry}-fold: {period:g} deg period", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def maps_grid(
+    stacks: Sequence[np.ndarray], names: Sequence[str], limits: Sequence[tuple[float, float]]
+) -> Figure:
+    """Maps of several images (each (k, rows, cols)) in rows, one column per map, each
+    column on one colour scale ``limits[k]`` with its colour bar."""
+    n_img, n_maps = len(stacks), len(limits)
+    fig, axes = plt.subplots(
+        n_img, n_maps, figsize=(3.2 * n_maps + 1, 2.8 * n_img), squeeze=False, layout="constrained"
+    )
+    for i, (maps, name) in enumerate(zip(stacks, names)):
+        for k, (low, high) in enumerate(limits):
+            axes[i, k].imshow(maps[k], cmap="RdBu_r", vmin=low, vmax=high)
+            axes[i, k].set_title(f"{name}: z{k + 1}", fontsize=9)
+            axes[i, k].axis("off")
+    for k in range(n_maps):
+        fig.colorbar(axes[-1, k].images[0], ax=axes[:, k], shrink=0.6, label=f"z{k + 1}")
+    return fig
+
+
+def maps_movie(
+    stacks: Sequence[np.ndarray],
+    names: Sequence[str],
+    limits: Sequence[tuple[float, float]],
+    path: str | Path,
+    fps: float = 2.0,
+) -> Path:
+    """The maps of several images as an animated GIF (matplotlib's Pillow writer), one frame
+    per image, every map on its fixed colour scale."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    fig, axes = plt.subplots(1, len(limits), figsize=(3.2 * len(limits), 3.2), squeeze=False)
+    shown = [
+        ax.imshow(stacks[0][k], cmap="RdBu_r", vmin=lo, vmax=hi)
+        for k, (ax, (lo, hi)) in enumerate(zip(axes[0], limits))
+    ]
+    for ax in axes[0]:
+        ax.axis("off")
+    title = fig.suptitle(names[0])
+
+    def frame(i: int):
+        for k, im in enumerate(shown):
+            im.set_data(stacks[i][k])
+        title.set_text(names[i])
+        return [*shown, title]
+
+    path = Path(path)
+    FuncAnimation(fig, frame, frames=len(stacks)).save(path, writer=PillowWriter(fps=fps))
+    plt.close(fig)
+    return path
