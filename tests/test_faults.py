@@ -102,3 +102,105 @@ def test_gpu_out_of_memory_says_which_option_to_lower(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ran out of memory" in err[0] and "--batch-size" in err[0]
     assert not out.exists()
+
+
+@pytest.fixture
+def prober(monkeypatch):
+    """A fresh HDF5 probe helper for the test (and the usual one again afterwards)."""
+    import shiftvae.data.hdf5_probe as probe
+
+    real = probe._SERVER
+
+    def use(server: str | None = None):
+        monkeypatch.setattr(probe, "_SERVER", real if server is None else server)
+        fresh = probe._Prober()
+        monkeypatch.setattr(probe, "_PROBER", fresh)
+        return fresh
+
+    yield use
+    probe._PROBER.close()
+
+
+@pytest.fixture
+def h5_image(tmp_path):
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = sv.synthetic.lattice_image(size=32, period=8.0)
+        f["data"].attrs["title"] = "a scan"
+    return path
+
+
+def test_a_file_that_crashes_libhdf5_is_refused_and_we_survive(prober, h5_image):
+    """The helper dies from a signal on the file (as libhdf5 does on the fuzzed files the
+    benchmark found): a ReaderError names the file and the signal; this process goes on."""
+    prober(
+        "import os, signal, sys\nfor line in sys.stdin:\n    os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    with pytest.raises(sv.ReaderError, match=r"scan\.h5 is a corrupt HDF5 file.*SIGSEGV"):
+        sv.read_image(h5_image)
+    prober()  # the real helper: the same file reads
+    assert sv.read_image(h5_image).data.shape == (32, 32)
+
+
+def test_a_file_whose_opening_hangs_is_refused(prober, h5_image, monkeypatch):
+    import shiftvae.data.hdf5_probe as probe
+
+    prober("import sys, time\nfor line in sys.stdin:\n    time.sleep(60)\n")
+    with pytest.raises(sv.ReaderError, match="took more than 1 s"):
+        probe.probe_hdf5(h5_image, timeout=1.0)
+
+
+def test_each_hdf5_file_is_probed_once(prober, h5_image, tmp_path):
+    helper = prober()
+    sv.read_image(h5_image)
+    first = helper.proc.pid
+    helper.proc.stdin.close()  # a second probe of the same file would need the helper
+    helper.proc.wait()
+    assert sv.read_image(h5_image).data.shape == (32, 32)  # not probed again
+    other = tmp_path / "other.hdf5"
+    other.write_bytes(h5_image.read_bytes())
+    sv.read_image(other)  # a new file: a new helper, started on demand
+    assert helper.proc.pid != first
+
+
+def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
+    """SIGKILL to a Dask worker process while it trains: the scheduler gives its fit to
+    another worker (the nanny starts a new one), and every image ends fitted."""
+    import os
+    import signal
+    import threading
+    import time
+
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    from shiftvae.batch import fit_many
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"scan{i}.npy")
+        np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
+    config = sv.FitConfig(epochs=60, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+    client = distributed.Client(cluster)
+    try:
+        out: dict = {}
+        run = threading.Thread(
+            target=lambda: out.update(
+                records=fit_many(paths, config, tmp_path / "out", executor=client, progress=False)
+            )
+        )
+        run.start()
+        busy: list = []
+        deadline = time.monotonic() + 60
+        while not busy and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            time.sleep(0.2)
+        assert busy, "no fit started on the cluster"
+        time.sleep(1.0)  # well inside the training
+        pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+        run.join(timeout=300)
+        assert not run.is_alive()
+        assert [r["status"] for r in out["records"]] == ["ok"] * 3
+    finally:
+        client.close()
+        cluster.close()

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.data.hdf5_probe import HDF5_SUFFIXES, probe_hdf5
 from shiftvae.data.validate import check_image, colour_channels
 from shiftvae.errors import ReaderError, ShiftVAEError, missing_extra
 from shiftvae.types import Image
@@ -136,6 +137,8 @@ def read_image(
     """
     path = Path(path)
     name, reader = _lookup(path)
+    if path.suffix.lower() in HDF5_SUFFIXES:
+        probe_hdf5(path)  # a file that crashes libhdf5 crashes a helper process, not this one
     try:
         with _library_warnings(path):
             raw = reader(path, index)
