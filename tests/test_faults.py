@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 
 import h5py
@@ -204,3 +205,51 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_completes(
+    tmp_path,
+):
+    """The cluster (scheduler and workers) is closed after the first image is fitted: the
+    driver raises SchedulerLostError, summary.csv lists what was done, and a new run on
+    another cluster fits only the rest."""
+    import threading
+    import time
+
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    from shiftvae.batch import fit_many
+
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"scan{i}.npy")
+        np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
+    config = sv.FitConfig(epochs=80, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
+    out = tmp_path / "out"
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True)
+    caught: dict = {}
+
+    def drive():
+        try:
+            fit_many(paths, config, out, scheduler=cluster.scheduler_address, progress=False)
+        except Exception as exc:
+            caught["exc"] = exc
+
+    run = threading.Thread(target=drive)
+    run.start()
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    cluster.close()
+    run.join(timeout=120)
+    assert not run.is_alive()
+    exc = caught.get("exc")
+    assert isinstance(exc, sv.SchedulerLostError), exc
+    assert "went away after" in str(exc) and "--resume" in str(exc) and "\n" not in str(exc)
+    with open(out / "summary.csv") as fh:
+        statuses = [row["status"] for row in csv.DictReader(fh)]
+    assert "ok" in statuses and "failed" in statuses
+    done = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/model.pt")}
+    records = fit_many(paths, config, out, workers=1, processes=False, progress=False)
+    assert [r["status"] for r in records] == ["ok"] * 4
+    for name, stamp in done.items():  # fitted before the loss: not fitted again
+        assert (out / "runs" / name / "model.pt").stat().st_mtime_ns == stamp

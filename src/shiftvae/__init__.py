@@ -13,6 +13,7 @@ from shiftvae._version import __version__
 from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
 from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
+from shiftvae.batch import fit_many
 from shiftvae.data import synthetic
 from shiftvae.data.io import read_image
 from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
@@ -23,6 +24,7 @@ from shiftvae.errors import (
     MissingExtraError,
     OutputError,
     ReaderError,
+    SchedulerLostError,
     ShiftVAEError,
     TrainingDivergedError,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "Patches",
     "ReaderError",
     "Results",
+    "SchedulerLostError",
     "SeriesResult",
     "ShiftVAE",
     "ShiftVAEError",
@@ -65,6 +68,7 @@ __all__ = [
     "extract_patches",
     "fit_image",
     "fit_images",
+    "fit_many",
     "iter_patch_batches",
     "latent_maps",
     "latent_traversal",

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from shiftvae.data.io import SUPPORTED_SUFFIXES
-from shiftvae.errors import InputError
-from shiftvae.executors import Runner, open_runner
+from shiftvae.errors import InputError, SchedulerLostError
+from shiftvae.executors import Runner, open_runner, scheduler_lost
 from shiftvae.pipeline import FitConfig
 from shiftvae.series import expand_paths
 from shiftvae.sweep import comparable_config
@@ -218,15 +218,21 @@ def fit_many(
     todo = [(n, p) for n, p in zip(names, paths) if n not in records]
     if records:
         log.info("%d images already fitted, %d to fit", len(records), len(todo))
-    if todo:
-        with open_runner(executor, workers, scheduler, processes) as runner:
-            _run(runner, todo, runs, config, (index, fill_nan), records, progress)
-    ordered = [records[n] for n in names]
-    write_summary(out / "summary.csv", ordered)
+    try:
+        if todo:
+            with open_runner(executor, workers, scheduler, processes) as runner:
+                _run(runner, todo, runs, config, (index, fill_nan), records, progress, len(paths))
+    finally:  # also when the scheduler is lost or the user stops: what is done is listed
+        for name, path in zip(names, paths):
+            records.setdefault(
+                name, {"image": str(path), "folder": name, "status": "failed", "error": "not run"}
+            )
+        ordered = [records[n] for n in names]
+        write_summary(out / "summary.csv", ordered)
     return ordered
 
 
-def _run(runner: Runner, todo, runs: Path, config, reading, records, progress) -> None:
+def _run(runner: Runner, todo, runs: Path, config, reading, records, progress, total) -> None:
     """Submit the fits and collect their records as they finish, one line per image."""
     from tqdm.auto import tqdm
 
@@ -241,6 +247,13 @@ def _run(runner: Runner, todo, runs: Path, config, reading, records, progress) -
             try:
                 rec = fut.result()
             except Exception as exc:  # the worker died, or the task could not run
+                if scheduler_lost(exc):
+                    done = sum(r.get("status") == "ok" for r in records.values())
+                    raise SchedulerLostError(
+                        f"the Dask scheduler went away after {done} of {total} images were "
+                        "fitted; they are kept: continue with --resume (or fit_many again) "
+                        "once a scheduler is running"
+                    ) from None
                 rec = {"image": str(path), "folder": name, "status": "failed"}
                 rec["error"] = f"{type(exc).__name__}: {exc}"
             records[name] = rec

@@ -35,6 +35,10 @@ class OutputError(ShiftVAEError, OSError):
     """Results could not be written (existing folder, not writable, disk full)."""
 
 
+class SchedulerLostError(ShiftVAEError, ConnectionError):
+    """The Dask scheduler went away during a sweep or batch; finished runs are kept."""
+
+
 class DeviceMemoryError(ShiftVAEError, MemoryError):
     """The GPU ran out of memory; the message says which option to lower."""
 

@@ -297,3 +297,10 @@ def as_completed(futures: Iterable[Any]) -> Iterator[Any]:
         yield from dask_as_completed(futures)
     else:
         yield from concurrent.futures.as_completed(futures)
+
+
+def scheduler_lost(exc: BaseException) -> bool:
+    """Whether a future failed because the client lost its Dask scheduler (the futures are
+    then cancelled with the reason "scheduler-connection-lost")."""
+    text = str(exc)
+    return "scheduler-connection-lost" in text or "lost the connection to the scheduler" in text

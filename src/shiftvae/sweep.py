@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from shiftvae.errors import InputError
-from shiftvae.executors import Runner, open_runner
+from shiftvae.errors import InputError, SchedulerLostError
+from shiftvae.executors import Runner, open_runner, scheduler_lost
 from shiftvae.pipeline import FitConfig, resolve_geometry
 from shiftvae.types import Image
 
@@ -255,6 +255,12 @@ def _train(image, todo, runs_dir: Path, runner: Runner, records, progress, desc,
                 try:
                     rec = fut.result()
                 except Exception as exc:  # the worker died, or the task could not run
+                    if scheduler_lost(exc):
+                        done = sum(r.get("status") == "ok" for r in records.values())
+                        raise SchedulerLostError(
+                            f"the Dask scheduler went away after {done} runs were trained; "
+                            "they are kept: continue with --resume once a scheduler is running"
+                        ) from None
                     rec = {
                         "name": name,
                         "beta_start": c.beta_start,
