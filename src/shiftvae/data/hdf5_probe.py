@@ -83,10 +83,20 @@ class _Prober:
             replies.put(line.strip())
         replies.put(None)  # the helper is gone
 
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def close(self) -> int | None:
+        """Stop the helper (if any) and close its pipes; its exit code."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe to a dead helper
+                pass
+        return code
 
     def probe(self, path: Path, timeout: float) -> None:
         stat = path.stat()
@@ -95,6 +105,7 @@ class _Prober:
             if key in self.seen:
                 return
             if self.proc is None or self.proc.poll() is not None:
+                self.close()
                 self._start()
             self.proc.stdin.write(f"{path.resolve()}\n")
             self.proc.stdin.flush()
@@ -106,8 +117,7 @@ class _Prober:
                     f"{path} took more than {timeout:.0f} s to open as HDF5: refused as corrupt"
                 ) from None
             if reply is None:  # the helper died on this file
-                code = self.proc.wait()
-                self.proc = None
+                code = self.close()
                 raise ReaderError(
                     f"{path} is a corrupt HDF5 file: the HDF5 library crashed opening it "
                     f"({_describe(code)}); it was opened in a separate process, so this one "
