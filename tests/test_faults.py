@@ -253,3 +253,45 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
     assert [r["status"] for r in records] == ["ok"] * 4
     for name, stamp in done.items():  # fitted before the loss: not fitted again
         assert (out / "runs" / name / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_a_killed_tune_driver_restarts_and_finishes_without_retraining(tmp_path):
+    """SIGKILL to `shiftvae tune` (and its workers) after its first trial: `--resume` closes
+    the trial that was running, keeps the finished ones untouched and completes the study."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    optuna = pytest.importorskip("optuna", reason="optuna is not installed (the sweep extra)")
+    image = tmp_path / "scan.npy"
+    np.save(image, sv.synthetic.lattice_image(size=64, period=8.0, seed=0))
+    out = tmp_path / "tune"
+    argv = [sys.executable, "-m", "shiftvae", "tune", str(image), "--out", str(out),
+            "--trials", "4", "--workers", "1", "--window", "16", "--step", "8",
+            "--epochs", "60", "--phases", "none", "-q"]  # fmt: skip
+
+    def finished() -> list[str]:
+        return [
+            os.path.join(root, "model.pt")
+            for root, _, files in os.walk(tmp_path)
+            if "metrics.json" in files and "model.pt" in files
+        ]
+
+    driver = subprocess.Popen(argv, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not finished() and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
+    driver.wait()
+    before = {path: os.stat(path).st_mtime_ns for path in finished()}
+    assert 1 <= len(before) < 4
+    subprocess.run([*argv, "--resume"], check=True, timeout=300)
+    study = optuna.load_study(study_name="shiftvae-beta", storage=f"sqlite:///{out / 'study.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 4
+    assert len(finished()) == 4  # four trainings in all: none was done twice
+    for path, stamp in before.items():  # trained before the kill: not trained again
+        moved = path.replace(f".{out.name}.partial", out.name)
+        assert os.stat(moved).st_mtime_ns == stamp
