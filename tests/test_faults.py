@@ -295,3 +295,31 @@ def test_a_killed_tune_driver_restarts_and_finishes_without_retraining(tmp_path)
     for path, stamp in before.items():  # trained before the kill: not trained again
         moved = path.replace(f".{out.name}.partial", out.name)
         assert os.stat(moved).st_mtime_ns == stamp
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX resource limits")
+def test_a_real_file_size_limit_gives_one_sentence_and_no_folder(tmp_path):
+    """RLIMIT_FSIZE (what a quota or a small volume does to a writer, enforced by the OS):
+    the checkpoint cannot be completed.  torch's writer raised a RuntimeError there, which
+    escaped as a traceback with exit code 1; now it is one sentence, exit code 2."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    image = tmp_path / "scan.npy"
+    np.save(image, sv.synthetic.lattice_image(size=64, period=8.0, seed=0))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "shiftvae", "fit", str(image), "--out", str(out),
+            "--epochs", "2", "--window", "16", "--step", "8", "--lattice", "none",
+            "--phases", "none", "-q"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
+    assert "could not write the checkpoint" in err[0] and "free some space" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.npy"]  # nothing left behind

@@ -55,4 +55,9 @@ def write_error(exc: OSError, what: str) -> OutputError:
     """One sentence for a failed write of ``what`` (a full disk is said as such)."""
     if exc.errno == errno.ENOSPC:
         return OutputError(f"the disk is full: could not write {what}; free some space first")
+    if exc.errno in (errno.EFBIG, errno.EDQUOT):
+        return OutputError(
+            f"could not write {what}: the file size limit or the disk quota was reached "
+            f"({exc.strerror}); free some space or raise the limit first"
+        )
     return OutputError(f"could not write {what}: {exc.strerror or exc}")

@@ -17,7 +17,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from shiftvae.errors import DeviceMemoryError, InputError, TrainingDivergedError, write_error
+from shiftvae.errors import (
+    DeviceMemoryError,
+    InputError,
+    OutputError,
+    TrainingDivergedError,
+    write_error,
+)
 from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
@@ -142,13 +148,27 @@ def save_checkpoint(
         "rng": gen.get_state(),
         "history": history.as_dict(),
     }
+    save_state(state, path, f"the checkpoint {path}")
+
+
+def save_state(state: dict, path: Path, what: str) -> Path:
+    """``torch.save`` beside ``path`` and renamed in: a failed write (a full disk, a quota, a
+    file size limit) leaves no partial file and is an OutputError naming ``what``."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
         torch.save(state, tmp)
-        tmp.replace(path)  # atomic: a crash while saving keeps the previous checkpoint
+        tmp.replace(path)  # atomic: a crash while saving keeps the previous file
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise write_error(exc, f"the checkpoint {path}") from exc
+        raise write_error(exc, what) from exc
+    except RuntimeError as exc:  # torch's zip writer when a write came up short
+        tmp.unlink(missing_ok=True)
+        raise OutputError(
+            f"could not write {what}: the file could not be completed (a full disk, a quota "
+            "or a file size limit?); free some space first"
+        ) from exc
+    return path
 
 
 def load_checkpoint(path: Path) -> dict:

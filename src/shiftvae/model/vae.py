@@ -16,7 +16,14 @@ from shiftvae.errors import DeviceMemoryError, InputError
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 from shiftvae.model.pose import SCALE_MODES, check_symmetry_order
-from shiftvae.train import BetaSchedule, History, TrainOptions, resolve_device, train_module
+from shiftvae.train import (
+    BetaSchedule,
+    History,
+    TrainOptions,
+    resolve_device,
+    save_state,
+    train_module,
+)
 from shiftvae.types import Encoding, Patches
 
 ArrayLike = Any  # numpy array, torch tensor, Patches, or nested sequences
@@ -420,10 +427,7 @@ class ShiftVAE:
             "history": self.history_.as_dict(),
             "metadata": self.metadata,
         }
-        tmp = path.with_name(path.name + ".part")
-        torch.save(state, tmp)
-        tmp.replace(path)
-        return path
+        return save_state(state, path, f"the model {path}")
 
     # -- helpers -----------------------------------------------------------------------------
     def _warmup(self, warmup: Any) -> float:
