@@ -257,7 +257,9 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
 
 def test_a_killed_tune_driver_restarts_and_finishes_without_retraining(tmp_path):
     """SIGKILL to `shiftvae tune` (and its workers) after its first trial: `--resume` closes
-    the trial that was running, keeps the finished ones untouched and completes the study."""
+    the trial that was running (kept if its run had been written, as happens when the kill
+    lands between the worker's last write and the driver's tell), keeps the finished ones
+    untouched and completes the study with four trainings in all."""
     import os
     import signal
     import subprocess

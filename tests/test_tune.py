@@ -252,3 +252,24 @@ def test_studies_of_other_seeds_do_not_share_their_trials(tmp_path):
     assert not set(first) & set(second)
     assert len(set(first)) == 3  # a resumed study does not repeat its random trials
     assert asked_betas(f"sqlite:///{tmp_path / 'c.db'}", seed=0, n=3) == first
+
+
+def test_a_stale_trial_whose_run_was_written_is_kept_not_retrained(tmp_path, image, fit_calls):
+    """The driver died after the worker wrote the trial's run but before it told the study:
+    on resume the trial is COMPLETE with the run's physicality, and is not trained again."""
+    storage = tune_module.default_storage(tmp_path)
+    study = tune_module.open_study(storage)
+    beta = optuna.distributions.FloatDistribution(0.1, 10, log=True)
+    trial = study.ask({"beta_start": beta, "beta_end": beta})
+    run = tmp_path / "runs" / "trial0000_written"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(
+        json.dumps({"name": run.name, "status": "ok", "physicality": 0.25, "train_s": 1.5})
+    )
+    trial.set_user_attr("folder", str(run))
+    trial.set_user_attr("name", run.name)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = sv.tune(image, 2, CONFIG, tmp_path, executor=pool, report=False)
+    assert len(fit_calls) == 1  # only the second trial was trained
+    assert [r["status"] for r in records] == ["ok", "ok"] and records[0]["physicality"] == 0.25
+    assert records[0]["train_s"] == 1.5

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from shiftvae.data.io import SUPPORTED_SUFFIXES
-from shiftvae.errors import InputError, SchedulerLostError
-from shiftvae.executors import Runner, open_runner, scheduler_lost
+from shiftvae.errors import InputError
+from shiftvae.executors import Runner, finished, open_runner
 from shiftvae.pipeline import FitConfig
 from shiftvae.series import expand_paths
 from shiftvae.sweep import comparable_config
@@ -241,19 +241,17 @@ def _run(runner: Runner, todo, runs: Path, config, reading, records, progress, t
         for n, p in todo
     }
     bar = tqdm(total=len(futures), desc="images", unit="image", disable=None if progress else True)
+
+    def lost() -> str:
+        done = sum(r.get("status") == "ok" for r in records.values())
+        return (
+            f"the Dask scheduler went away after {done} of {total} images were fitted; they "
+            "are kept: continue with --resume (or fit_many again) once a scheduler is running"
+        )
+
     try:
-        for fut in runner.as_completed(list(futures)):
-            name, path = futures[fut]
-            try:
-                rec = fut.result()
-            except Exception as exc:  # the worker died, or the task could not run
-                if scheduler_lost(exc):
-                    done = sum(r.get("status") == "ok" for r in records.values())
-                    raise SchedulerLostError(
-                        f"the Dask scheduler went away after {done} of {total} images were "
-                        "fitted; they are kept: continue with --resume (or fit_many again) "
-                        "once a scheduler is running"
-                    ) from None
+        for (name, path), rec, exc in finished(runner, futures, lost):
+            if exc is not None:  # the worker died, or the task could not run
                 rec = {"image": str(path), "folder": name, "status": "failed"}
                 rec["error"] = f"{type(exc).__name__}: {exc}"
             records[name] = rec

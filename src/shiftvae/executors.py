@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from shiftvae.errors import InputError, missing_extra
+from shiftvae.errors import InputError, SchedulerLostError, missing_extra
 
 log = logging.getLogger(__name__)
 
@@ -304,3 +304,20 @@ def scheduler_lost(exc: BaseException) -> bool:
     then cancelled with the reason "scheduler-connection-lost")."""
     text = str(exc)
     return "scheduler-connection-lost" in text or "lost the connection to the scheduler" in text
+
+
+def finished(
+    runner: Runner, futures: dict[Any, Any], lost: Callable[[], str]
+) -> Iterator[tuple[Any, Any, Exception | None]]:
+    """``(key, result, None)``, or ``(key, None, error)`` for a task that failed or whose
+    worker died, for each of ``futures`` ({future: key}) as it finishes.  A lost scheduler
+    raises :class:`SchedulerLostError` with the sentence ``lost()`` (called then, so it can
+    count what was done)."""
+    for fut in runner.as_completed(list(futures)):
+        try:
+            result, error = fut.result(), None
+        except Exception as exc:
+            if scheduler_lost(exc):
+                raise SchedulerLostError(lost()) from None
+            result, error = None, exc
+        yield futures[fut], result, error

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from shiftvae.errors import InputError, SchedulerLostError
-from shiftvae.executors import Runner, open_runner, scheduler_lost
+from shiftvae.errors import InputError
+from shiftvae.executors import Runner, finished, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
 from shiftvae.types import Image
 
@@ -249,18 +249,17 @@ def _train(image, todo, runs_dir: Path, runner: Runner, records, progress, desc,
             for n, c in todo
         }
         bar = tqdm(total=len(futures), desc=desc, unit="run", disable=None if progress else True)
+
+        def lost() -> str:
+            done = sum(r.get("status") == "ok" for r in records.values())
+            return (
+                f"the Dask scheduler went away after {done} runs were trained; they are kept: "
+                "continue with --resume once a scheduler is running"
+            )
+
         try:
-            for k, fut in enumerate(runner.as_completed(list(futures)), start=1):
-                name, c = futures[fut]
-                try:
-                    rec = fut.result()
-                except Exception as exc:  # the worker died, or the task could not run
-                    if scheduler_lost(exc):
-                        done = sum(r.get("status") == "ok" for r in records.values())
-                        raise SchedulerLostError(
-                            f"the Dask scheduler went away after {done} runs were trained; "
-                            "they are kept: continue with --resume once a scheduler is running"
-                        ) from None
+            for k, ((name, c), rec, exc) in enumerate(finished(runner, futures, lost), start=1):
+                if exc is not None:  # the worker died, or the task could not run
                     rec = {
                         "name": name,
                         "beta_start": c.beta_start,

@@ -28,7 +28,7 @@ import numpy as np
 from shiftvae.errors import InputError, missing_extra
 from shiftvae.executors import Runner, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
-from shiftvae.sweep import as_image, comparable_config, run_name, train_one
+from shiftvae.sweep import as_image, comparable_config, read_record, run_name, train_one
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,10 @@ STUDY_NAME = "shiftvae-beta"
 N_STARTUP_TRIALS = 4  # random trials before the Gaussian-process model takes over
 _SETTINGS_ATTR = "shiftvae_settings"
 INTERRUPTED = "interrupted"  # error of a trial whose training never finished
+
+
+# record fields that are the trial's own params, state or value, not user attributes
+_NOT_ATTRS = ("name", "beta_start", "beta_end", "status", "physicality")
 
 
 def _optuna():
@@ -165,13 +169,36 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def fail_stale_trials(study) -> int:
-    """Mark trials left RUNNING by a driver that died as FAIL (one-driver storages only)."""
+    """Close the trials left RUNNING by a driver that died (one-driver storages only).
+
+    A trial whose training had finished and written its run before the driver died (it
+    died before it could tell the study) is told COMPLETE with the recorded physicality, so
+    it is not trained again; the others are marked FAIL.  Returns the number closed.
+    """
     optuna = _optuna()
     stale = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    recovered = 0
     for t in stale:
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        folder = t.user_attrs.get("folder")
+        rec = read_record(Path(folder)) if folder else None
+        value = None if rec is None else rec.get("physicality")
+        if value is not None and math.isfinite(float(value)):
+            trial = optuna.trial.Trial(study, t._trial_id)  # to attach the run's metrics
+            for key, v in rec.items():
+                if key not in _NOT_ATTRS and v is not None and v != "":
+                    trial.set_user_attr(key, v)
+            study.tell(t.number, float(value))
+            recovered += 1
+        else:
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     if stale:
-        log.info("marked %d trials of an interrupted run as failed", len(stale))
+        log.info(
+            "closed %d trials of an interrupted run: %d had finished training (kept), "
+            "%d marked as failed",
+            len(stale),
+            recovered,
+            len(stale) - recovered,
+        )
     return len(stale)
 
 
@@ -330,7 +357,7 @@ def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_
                 except Exception as exc:  # the worker died, or the task could not run
                     rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
                 for key, value in rec.items():
-                    if key not in ("name", "beta_start", "beta_end", "status", "physicality"):
+                    if key not in _NOT_ATTRS:
                         if value is not None and value != "":
                             trial.set_user_attr(key, value)
                 value = rec.get("physicality")
