@@ -112,3 +112,21 @@ def test_cli_fit_many(tmp_path, folder, monkeypatch, capsys):
     assert cli(["fit-many", str(empty), "--out", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no image file" in err[0] and not bad.exists()
+
+
+def test_a_busy_dashboard_port_does_not_stop_a_local_cluster(tmp_path, folder):
+    """Another Dask cluster (or anything) on port 8787: the local cluster takes a free port
+    (it failed with "Port 8787 is already in use", a warning the test settings make fatal)."""
+    import socket
+
+    with socket.socket() as busy:
+        try:
+            busy.bind(("", 8787))
+            busy.listen()
+        except OSError:
+            pass  # already taken: the situation under test
+        records = fit_many(
+            [folder / "scan0.npy"], CONFIG, tmp_path / "out", workers=1, processes=False,
+            progress=False,
+        )  # fmt: skip
+    assert [r["status"] for r in records] == ["ok"]

@@ -180,7 +180,9 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
         paths.append(tmp_path / f"scan{i}.npy")
         np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
     config = sv.FitConfig(epochs=60, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
     client = distributed.Client(cluster)
     try:
         out: dict = {}
@@ -225,7 +227,9 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
         np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
     config = sv.FitConfig(epochs=80, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
     out = tmp_path / "out"
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
     caught: dict = {}
 
     def drive():

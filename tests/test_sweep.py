@@ -403,7 +403,7 @@ def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):
     from dask.distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")

@@ -249,7 +249,7 @@ def _local_client(LocalCluster, Client, n: int, processes: bool) -> Iterator[Any
         n_workers=n,
         threads_per_worker=1,
         processes=processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never a clash with another cluster (8787)
         silence_logs=logging.ERROR,
     )
     try:

@@ -7,6 +7,7 @@ optimisation) and takes every source of randomness and the device as arguments.
 from __future__ import annotations
 
 import copy
+import errno
 import logging
 import math
 import time
@@ -20,7 +21,6 @@ from tqdm.auto import tqdm
 from shiftvae.errors import (
     DeviceMemoryError,
     InputError,
-    OutputError,
     TrainingDivergedError,
     write_error,
 )
@@ -148,25 +148,30 @@ def save_checkpoint(
         "rng": gen.get_state(),
         "history": history.as_dict(),
     }
-    save_state(state, path, f"the checkpoint {path}")
+    try:
+        save_state(state, path)
+    except OSError as exc:
+        raise write_error(exc, f"the checkpoint {path}") from exc
 
 
-def save_state(state: dict, path: Path, what: str) -> Path:
-    """``torch.save`` beside ``path`` and renamed in: a failed write (a full disk, a quota, a
-    file size limit) leaves no partial file and is an OutputError naming ``what``."""
+def save_state(state: dict, path: Path) -> Path:
+    """``torch.save`` beside ``path`` and renamed in, so a failed write (a full disk, a
+    quota, a file size limit) leaves no partial file; it raises an OSError (torch's own
+    RuntimeError for a write that came up short becomes one, with errno EIO)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
         torch.save(state, tmp)
         tmp.replace(path)  # atomic: a crash while saving keeps the previous file
-    except OSError as exc:
+    except OSError:
         tmp.unlink(missing_ok=True)
-        raise write_error(exc, what) from exc
+        raise
     except RuntimeError as exc:  # torch's zip writer when a write came up short
         tmp.unlink(missing_ok=True)
-        raise OutputError(
-            f"could not write {what}: the file could not be completed (a full disk, a quota "
-            "or a file size limit?); free some space first"
+        raise OSError(
+            errno.EIO,
+            "the file could not be completed (a full disk, a quota or a file size limit?); "
+            "free some space first",
         ) from exc
     return path
 

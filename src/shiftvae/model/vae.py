@@ -427,7 +427,7 @@ class ShiftVAE:
             "history": self.history_.as_dict(),
             "metadata": self.metadata,
         }
-        return save_state(state, path, f"the model {path}")
+        return save_state(state, path)
 
     # -- helpers -----------------------------------------------------------------------------
     def _warmup(self, warmup: Any) -> float:
