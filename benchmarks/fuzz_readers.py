@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftvae.data.hdf5_probe import describe_exit
+
 SHARED_DM3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "mos2_se_implanted_adf.dm3"
 KINDS = ("truncate", "flip", "flip+truncate", "flip-tail")
 HEADER = 4096  # bytes at the start where most structure lives
@@ -201,7 +203,7 @@ def _run_worker(spec, position, cases, folder, timeout, memory_gib, results) -> 
                 code = proc.wait()
                 if not started:
                     raise RuntimeError(f"the fuzz worker exited at start (status {code})")
-                name = _signal_name(code)
+                name = describe_exit(code)
                 results[cases[following]["id"]] = (f"crash:{name}", f"exit status {code}")
                 return following + 1
             word, case_id, *rest = line.rstrip("\n").split(" ", 3)
@@ -217,17 +219,6 @@ def _run_worker(spec, position, cases, folder, timeout, memory_gib, results) -> 
             proc.wait()
         selector.close()
         proc.stdout.close()
-
-
-def _signal_name(code: int) -> str:
-    import signal
-
-    if code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal{-code}"
-    return f"exit{code}"
 
 
 def is_failure(outcome: str) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from shiftvae.errors import ReaderError
 
-__all__ = ["HDF5_SUFFIXES", "probe_hdf5"]
+__all__ = ["HDF5_SUFFIXES", "describe_exit", "probe_hdf5"]
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hspy", ".nxs", ".emd")
 PROBE_TIMEOUT_S = 60.0
@@ -120,13 +120,14 @@ class _Prober:
                 code = self.close()
                 raise ReaderError(
                     f"{path} is a corrupt HDF5 file: the HDF5 library crashed opening it "
-                    f"({_describe(code)}); it was opened in a separate process, so this one "
+                    f"({describe_exit(code)}); it was opened in a separate process, so this one "
                     "is unharmed"
                 )
             self.seen.add(key)  # "ok", or a Python error the reader will report itself
 
 
-def _describe(code: int) -> str:
+def describe_exit(code: int) -> str:
+    """A process's exit status in words: the signal's name (SIGSEGV) or the exit code."""
     if code < 0:
         try:
             return signal.Signals(-code).name
