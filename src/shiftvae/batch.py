@@ -12,7 +12,6 @@ same file are not trained again; failed ones are.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from shiftvae.data.io import SUPPORTED_SUFFIXES
 from shiftvae.errors import InputError
 from shiftvae.executors import Runner, finished, open_runner
 from shiftvae.pipeline import FitConfig
+from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.series import expand_paths
 from shiftvae.sweep import comparable_config
 
@@ -156,13 +156,7 @@ def read_done(folder: Path, path: Path, config: FitConfig) -> dict[str, Any] | N
 
 def write_summary(path: Path, records: list[dict[str, Any]]) -> Path:
     """summary.csv (one row per image, in the images' order), written atomically."""
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
-    tmp.replace(path)
-    return path
+    return write_csv_atomic(path, SUMMARY_FIELDS, records)
 
 
 def fit_many(

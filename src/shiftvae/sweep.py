@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from shiftvae.errors import InputError
 from shiftvae.executors import Runner, finished, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
+from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -180,15 +181,8 @@ def _count(record: dict[str, Any], prefix: str) -> int:
 
 def write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
     """Write the records (sorted by betas) to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=csv_fields(records), extrasaction="ignore")
-        w.writeheader()
-        for r in sorted(records, key=lambda r: (float(r["beta_start"]), float(r["beta_end"]))):
-            w.writerow(r)
-    tmp.replace(path)
-    return path
+    rows = sorted(records, key=lambda r: (float(r["beta_start"]), float(r["beta_end"])))
+    return write_csv_atomic(path, csv_fields(records), rows)
 
 
 def read_csv(path: str | Path) -> list[dict[str, Any]]:

@@ -349,9 +349,7 @@ class ShiftVAE:
         else:
             motif = -mean[:, :d] * px * stretch[:, :d]  # (N, d) in the motif frame, scaled
             shift_std = std[:, :d] * np.abs(px) * stretch[:, :d]
-        cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
-        rot = np.concatenate([cos, -sin, sin, cos], 1).reshape(-1, 2, 2)
-        shift = np.einsum("nij,nj->ni", rot, motif) if d else motif
+        shift = np.einsum("nij,nj->ni", _turns(theta), motif) if d else motif
         return Encoding(
             z_mean=mean[:, d + cfg.pose_dim :],
             z_std=std[:, d + cfg.pose_dim :],
@@ -468,9 +466,7 @@ class ShiftVAE:
         stretch = np.ones((n, 2))
         if self.config.scale_dim and scale is not None:
             stretch[:] = np.asarray(scale, np.float64)
-        cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
-        rot_t = np.concatenate([cos, sin, -sin, cos], 1).reshape(-1, 2, 2)  # R(-theta)
-        return np.einsum("nij,nj->ni", rot_t, pixels) / stretch
+        return np.einsum("nij,nj->ni", _turns(-theta), pixels) / stretch
 
     def _pixels_per_shift_unit(self) -> np.ndarray:
         """Pixels moved by one prior unit of each shift latent: k * (n - 1) / 2 per axis."""
@@ -483,6 +479,13 @@ class ShiftVAE:
         if isinstance(X, Patches):
             X = X.data
         return check_training_data(X, self.data_shape, self.config.likelihood)
+
+
+def _turns(theta: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) rotations of (row, col) vectors by ``theta`` (N,), counter-clockwise as
+    displayed (numpy twin of :func:`shiftvae.model.pose.rotation_matrix`)."""
+    cos, sin = np.cos(theta), np.sin(theta)
+    return np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
 
 
 def load_model(path: str | Path) -> ShiftVAE:

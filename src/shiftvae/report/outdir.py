@@ -9,12 +9,14 @@ half-written ``NAME``.  The one exception is deliberate: ``shiftvae fit`` keeps
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from shiftvae.errors import OutputError, write_error
 
@@ -22,6 +24,19 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"  # training state of an unfinished run, in .NAME.partial
 CHECKPOINT_INFO = "checkpoint.json"  # the image and options that run was started with
+
+
+def write_csv_atomic(path: str | Path, fields: Sequence[str], rows: Iterable[dict[str, Any]]):
+    """``rows`` as CSV with the columns ``fields`` (other keys ignored), written beside
+    ``path`` and renamed in: a reader never sees half a table."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return path
 
 
 def partial_path(path: str | Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
+from shiftvae.report.outdir import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +88,7 @@ def write_tune_csv(path: Path, records: list[dict[str, Any]]) -> Path:
     fields: list[str] = []
     for r in records:
         fields.extend(k for k in r if k not in fields and k != "folder")
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(records)
-    tmp.replace(path)
-    return path
+    return write_csv_atomic(path, fields, records)
 
 
 def write_tune_outputs(
