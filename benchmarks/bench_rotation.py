@@ -4,7 +4,9 @@ Cases (``shiftvae.data.grains``, 256 x 256 px, columns 8 px apart, Poisson noise
 
 * ``grains``: 6 square-lattice grains at random orientations;
 * ``strain``: one lattice whose parameter varies smoothly by about +-5%;
-* ``both``: 6 grains and a +-3% strain field.
+* ``both``: 6 grains and a +-3% strain field;
+* ``order``: 6 grains whose column brightness follows a smooth +-25% field, an order
+  parameter independent of the orientation.
 
 Methods, each on the same patches:
 
@@ -13,14 +15,23 @@ Methods, each on the same patches:
 * ``translation``: ``sv.fit_image(image)``, the default translation-only fit (its
   conventional maps are the smoothness reference);
 * ``anchor``: the power-spectrum anchor alone (no training): the simple baseline;
-* ``pyroved``: ``iVAE(invariances=['r', 't'])`` at its defaults, and ``atomai``: ``rVAE`` at
-  its defaults, for ``--peer-epochs`` epochs (default 70, as many as our automatic choice on
-  these images; run in their own environments, if present).
+* ``pyroved``: ``iVAE(invariances=['r', 't'])`` at its defaults (``pyroved-scale``:
+  ``['r', 't', 's']``, on the cases with strain), and ``atomai``: ``rVAE`` at its defaults,
+  for ``--peer-epochs`` epochs (default 70, as many as our automatic choice on these
+  images; run in their own environments, if present).
 
 Scores: the circular correlation (Jammalamadaka) of the orientation with the truth modulo
 the 4-fold symmetry; the RMS error of the relative lattice parameter after one constant
 factor (the motif's own size is arbitrary), in percent; the physicality of the conventional
-maps; training time.
+maps; training time.  Where the image has a brightness field (``order``), the latent that
+follows it best (|Spearman| at the patch centres) and the smoothness of that latent's map:
+the smoothness of the maps compared at equal information, since a latent that encodes the
+piecewise constant orientation scores as smooth without showing any physics.  Both are also
+read inside each grain (patches whose whole window lies in one grain), so that the levels
+set by the orientation count for neither: the share of the latent's within-grain variance
+that the field explains (``order_r2_within_grains``), and the smoothness of the map in each
+grain (``masked_smoothness``, 1 - Geary's C; a spectral score needs the whole map),
+averaged over the grains by area.
 
     python benchmarks/bench_rotation.py                      # shiftvae rows (~3 min on 2 cores)
     .venv-bench/bin/python benchmarks/bench_rotation.py --peers --cases grains  # + ~16 min
@@ -40,9 +51,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 import shiftvae as sv
 from shiftvae.analysis.maps import latent_maps
+from shiftvae.analysis.smoothness import masked_smoothness
 from shiftvae.data.grains import polycrystal, strained_film
 from shiftvae.model.pose import PoseAnchor
 from shiftvae.pipeline import FitConfig
@@ -54,8 +67,13 @@ CASES = {
     "grains": lambda: polycrystal(size=256, cell=8.0, grains=6, seed=0),
     "strain": lambda: strained_film(size=256, cell=8.0, strain=0.05, seed=1),
     "both": lambda: polycrystal(size=256, cell=8.0, grains=6, strain=0.03, seed=2),
+    "order": lambda: polycrystal(size=256, cell=8.0, grains=6, order=0.25, seed=7),
 }
-PEERS = {"pyroved": ROOT / ".venv-bench/bin/python", "atomai": ROOT / ".venv-atomai/bin/python"}
+PEERS = {
+    "pyroved": ROOT / ".venv-bench/bin/python",
+    "pyroved-scale": ROOT / ".venv-bench/bin/python",  # only where the strain is known
+    "atomai": ROOT / ".venv-atomai/bin/python",
+}
 
 
 def circular_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,11 +121,56 @@ def scores(angle_deg, scale, z, patches, truth) -> dict:
         assoc = [circular_linear_correlation(v, true_angle) for v in z.T]
         out["z_orientation_association"] = round(float(np.nanmax(assoc)), 3)
     if z is not None:
-        n = len(z)
-        enc = Encoding(z, np.ones_like(z), np.zeros((n, 2)), np.ones((n, 2)))
-        maps = latent_maps(enc, patches, phases=None)
+        maps = latent_maps(_as_encoding(z), patches, phases=None)
         out["physicality"] = round(float(sv.physicality(maps)), 4)
+        true_order = truth.order(patches.centers)
+        if true_order.std() > 0:  # the latent that carries the known field, and its map
+            rho = [abs(spearmanr(v, true_order)[0]) for v in z.T]
+            best = int(np.nanargmax(rho))
+            grain = interior_grain(patches, truth)  # -1 on the boundaries
+            inside = grain >= 0
+            out["order_spearman"] = round(float(rho[best]), 3)
+            out["order_r2_within_grains"] = round(within_r2(z[:, best], true_order, grain), 3)
+            out["order_map_smoothness"] = round(float(sv.smoothness(maps.z[best])), 4)
+            cells = latent_maps(_as_encoding(grain[:, None] + 1.0), patches, None).z[0]
+            smooth, weight = [], []
+            for g in np.unique(grain[inside]):
+                mask = np.abs(cells - (g + 1)) < 0.5
+                if mask.sum() >= 16:
+                    smooth.append(masked_smoothness(maps.z[best], mask))
+                    weight.append(mask.sum())
+            out["order_map_smoothness_within_grains"] = round(
+                float(np.average(smooth, weights=weight)), 4
+            )
     return out
+
+
+def _as_encoding(z: np.ndarray) -> Encoding:
+    """Per-patch values as an encoding without shifts, to be placed on the map grid."""
+    n = len(z)
+    return Encoding(z, np.ones_like(z), np.zeros((n, 2)), np.ones((n, 2)))
+
+
+def interior_grain(patches, truth) -> np.ndarray:
+    """(N,) the grain of each patch whose whole window lies in one grain (a 5 x 5 grid of
+    points), -1 for a patch across a boundary."""
+    half = patches.data.shape[1] / 2
+    offsets = np.stack(np.meshgrid(*[np.linspace(-half, half, 5)] * 2, indexing="ij"), -1)
+    points = patches.centers[:, None] + offsets.reshape(1, -1, 2)
+    grains = truth.grain(points.reshape(-1, 2)).reshape(len(patches.centers), -1)
+    return np.where((grains == grains[:, :1]).all(1), grains[:, 0], -1)
+
+
+def within_r2(values: np.ndarray, truth: np.ndarray, grain: np.ndarray) -> float:
+    """Share of a latent's variance inside grains that the known field explains, once each
+    grain's own mean is taken out of both (one slope for all grains): the order parameter
+    read at equal information, whatever else (the orientation) sets the grains' levels."""
+    inside = grain >= 0
+    v, t, g = values[inside], truth[inside], grain[inside]
+    for k in np.unique(g):
+        v[g == k] -= v[g == k].mean()
+        t[g == k] -= t[g == k].mean()
+    return float(np.dot(v, t) ** 2 / (np.dot(v, v) * np.dot(t, t)))
 
 
 def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
@@ -137,7 +200,10 @@ def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
         "geometry": {k: plain.geometry[k] for k in ("position", "decoder", "window")},
     }
     if peers:
+        strained = truth.scale(patches.centers).std() > 0
         for peer, python in PEERS.items():
+            if peer == "pyroved-scale" and not strained:
+                continue
             if not python.exists():
                 rows[peer] = {"skipped": f"{python.relative_to(ROOT)} not found"}
                 continue
@@ -151,8 +217,9 @@ def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
                     continue
                 res = json.loads(Path(f"{tmp}/out.json").read_text())
             angle = np.degrees(np.asarray(res["angle"]))
+            scale = np.asarray(res["scale"]) if "scale" in res else None
             rows[peer] = {
-                **scores(angle, None, np.asarray(res["z"]), patches, truth),
+                **scores(angle, scale, np.asarray(res["z"]), patches, truth),
                 "seconds": round(res["seconds"], 1),
                 "epochs": peer_epochs,
             }

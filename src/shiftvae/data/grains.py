@@ -9,7 +9,10 @@ any point of the image, so maps made at patch centres can be scored.
 * :func:`strained_film`: one lattice whose parameter varies smoothly by a few percent: the
   sites are moved by the gradient of a smooth potential, so the local deformation is a pure
   stretch (no local rotation) whose size is ``sqrt(det(I + grad D))``;
-* ``polycrystal(..., strain=0.03)``: both.
+* ``polycrystal(..., strain=0.03)``: both;
+* ``polycrystal(..., order=0.3)``: grains whose column brightness follows a smooth field
+  across the image, an order parameter that does not depend on orientation (it tells
+  whether the conventional latents still carry the physics once the pose is taken out).
 
 Examples
 --------
@@ -48,6 +51,8 @@ class GrainTruth:
         (M, 2) points -> (M,) relative lattice parameter (1 = ``cell``).
     grain : callable
         (M, 2) points -> (M,) grain index.
+    order : callable
+        (M, 2) points -> (M,) relative column brightness minus 1 (all 0 without ``order``).
     """
 
     symmetry: int
@@ -55,6 +60,7 @@ class GrainTruth:
     orientation: PointFn
     scale: PointFn
     grain: PointFn
+    order: PointFn = lambda q: np.zeros(len(q))
 
 
 def _lattice_vectors(symmetry: int, cell: float, angle_deg: float) -> np.ndarray:
@@ -99,6 +105,15 @@ def _displacement(shape, amplitude: float, rng: np.random.Generator):
     return move, scale
 
 
+def _brightness(shape, amplitude: float, rng: np.random.Generator) -> PointFn:
+    """A smooth field within +-``amplitude``: one cosine of wavelength 1.2-2 images."""
+    size = max(shape)
+    theta = rng.uniform(0, np.pi)
+    k = 2 * np.pi / (rng.uniform(1.2, 2.0) * size) * np.array([np.cos(theta), np.sin(theta)])
+    phase = rng.uniform(0, 2 * np.pi)
+    return lambda p: amplitude * np.cos(np.asarray(p, float) @ k + phase)
+
+
 def polycrystal(
     size: int = 256,
     cell: float = 8.0,
@@ -108,8 +123,10 @@ def polycrystal(
     width: float | None = None,
     seed: int = 0,
     microscope: Microscope | None = None,
+    order: float = 0.0,
 ) -> tuple[np.ndarray, GrainTruth]:
-    """Voronoi grains of one lattice at random orientations; optional smooth strain.
+    """Voronoi grains of one lattice at random orientations; optional smooth strain and
+    column brightness.
 
     Parameters
     ----------
@@ -128,6 +145,9 @@ def polycrystal(
     seed : int
     microscope : Microscope, optional
         Noise (default: Poisson at the benchmark's level, no scan distortion).
+    order : float
+        Amplitude of a smooth relative change of the columns' brightness (0: none), drawn
+        after the grains and the strain so that it leaves them as they were.
     """
     if symmetry not in (4, 6):
         raise ValueError(f"symmetry must be 4 or 6, got {symmetry}")
@@ -149,8 +169,9 @@ def polycrystal(
         p = p[grain(p) == g]  # the grain's own sites, before the strain moves them
         positions.append(p + move(p) if move else p)
     p = np.vstack(positions)
+    brightness = _brightness(shape, order, rng) if order else (lambda q: np.zeros(len(q)))
     w = cell / 6 if width is None else width
-    clean = _render_columns(shape, p, np.ones(len(p)), w, np.zeros(shape[0]))
+    clean = _render_columns(shape, p, 1 + brightness(p), w, np.zeros(shape[0]))
     image = _finish(clean, microscope, rng)
     truth = GrainTruth(
         symmetry=symmetry,
@@ -158,6 +179,7 @@ def polycrystal(
         orientation=lambda q: angles[grain(q)],
         scale=(lambda q: scale(q)) if scale else (lambda q: np.ones(len(q))),
         grain=grain,
+        order=brightness,
     )
     return image, truth
 

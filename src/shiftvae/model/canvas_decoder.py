@@ -114,7 +114,7 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
 
         With ``pose`` (B, 2, 2), the map M from patch pixels to canvas pixels (rotation and
         scale, :func:`~shiftvae.model.pose.pose_matrix`), pixel r shows the canvas at
-        ``M r - pixels`` (bilinear resampling instead of the phase ramp)."""
+        ``M r - pixels`` (bicubic resampling instead of the phase ramp)."""
         canvas = self.draw(z)
         if pose is not None:
             return self.resample(canvas, pose, pixels)
@@ -139,7 +139,7 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
     def resample(
         self, canvas: torch.Tensor, pose: torch.Tensor, pixels: torch.Tensor | None
     ) -> torch.Tensor:
-        """The patch (B, H, W) showing ``canvas`` (B, C0, C1) at M r - s, bilinear."""
+        """The patch (B, H, W) showing ``canvas`` (B, C0, C1) at M r - s, bicubic."""
         h, w = self.data_shape
         dev, dtype = canvas.device, canvas.dtype
         rows = torch.arange(h, device=dev, dtype=dtype) - (h - 1) / 2
@@ -154,6 +154,6 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
         half = torch.tensor([(c - 1) / 2 for c in self.canvas], device=dev, dtype=dtype)
         grid = ((q + centre) / half - 1).flip(-1).reshape(-1, h, w, 2)  # (x = col, y = row)
         out = nn.functional.grid_sample(
-            canvas.unsqueeze(1), grid, align_corners=True, padding_mode="border"
+            canvas.unsqueeze(1), grid, mode="bicubic", align_corners=True, padding_mode="border"
         )
         return out.squeeze(1)

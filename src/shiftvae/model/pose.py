@@ -96,9 +96,11 @@ def pose_matrix(theta: torch.Tensor | None, log_scale: torch.Tensor | None) -> t
 def turn_patches(
     x: torch.Tensor, theta: torch.Tensor, log_scale: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Patches (B, H, W) turned by -theta about their centre and shrunk by exp(log_scale)
-    (bilinear), outside the inscribed disc set to 0, so the support is the same at every
-    angle: the inverse of the pose, which the encoder reads."""
+    """Patches (B, H, W) turned by -theta about their centre and shrunk by exp(log_scale),
+    outside the inscribed disc set to 0, so the support is the same at every angle: the
+    inverse of the pose, which the encoder reads.  Bicubic: bilinear dims a column by up to
+    12% as it moves between pixels, and a brightness order parameter then beats with the
+    orientation."""
     b, h, w = x.shape
     rows = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
     cols = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
@@ -109,7 +111,9 @@ def turn_patches(
         forward = forward * torch.exp(log_scale)[:, None, None]
     grid = torch.stack([rr, cc], -1).reshape(1, -1, 2) @ forward.transpose(1, 2)
     sample = grid.flip(-1).reshape(b, h, w, 2)  # grid_sample wants (x=col, y=row)
-    out = F.grid_sample(x.unsqueeze(1), sample, align_corners=True, padding_mode="zeros")
+    out = F.grid_sample(
+        x.unsqueeze(1), sample, mode="bicubic", align_corners=True, padding_mode="zeros"
+    )
     disc = (rr.square() + cc.square() <= 1.0).to(x.dtype)
     return out.squeeze(1) * disc
 
