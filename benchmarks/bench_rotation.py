@@ -35,8 +35,10 @@ averaged over the grains by area.
 
     python benchmarks/bench_rotation.py                      # shiftvae rows (~3 min on 2 cores)
     .venv-bench/bin/python benchmarks/bench_rotation.py --peers --cases grains  # + ~16 min
+    .venv-bench/bin/python benchmarks/bench_rotation.py --peers pyroved-scale --cases strain both
 
-Writes ``benchmarks/results/bench_rotation.json``.
+Writes ``benchmarks/results/bench_rotation.json``: the rows of a run replace the same rows
+of the file, and the other rows (the peers', from a slower run) are kept.
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ def within_r2(values: np.ndarray, truth: np.ndarray, grain: np.ndarray) -> float
     return float(np.dot(v, t) ** 2 / (np.dot(v, v) * np.dot(t, t)))
 
 
-def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
+def run_case(name: str, peers: list[str], peer_epochs: int) -> dict:
     image, truth = CASES[name]()
     rows: dict = {}
     tic = time.perf_counter()
@@ -201,7 +203,8 @@ def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
     }
     if peers:
         strained = truth.scale(patches.centers).std() > 0
-        for peer, python in PEERS.items():
+        for peer in peers:
+            python = PEERS[peer]
             if peer == "pyroved-scale" and not strained:
                 continue
             if not python.exists():
@@ -229,16 +232,22 @@ def run_case(name: str, peers: bool, peer_epochs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--peers", action="store_true", help="also pyroVED and atomai")
+    parser.add_argument(
+        "--peers", nargs="*", choices=list(PEERS), help="also these peers (none named: all)"
+    )
     parser.add_argument("--peer-epochs", type=int, default=70, help="our fit's auto epochs")
     parser.add_argument("--out", default=str(HERE / "results" / "bench_rotation.json"))
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    results = {"machine": platform.processor() or platform.machine(), "cases": {}}
+    out = Path(args.out)  # rows of this run replace the same rows; the others are kept
+    results = json.loads(out.read_text()) if out.exists() else {"cases": {}}
+    results["machine"] = platform.processor() or platform.machine()
     for name in args.cases:
-        results["cases"][name] = run_case(name, args.peers, args.peer_epochs)
-        print(name, json.dumps(results["cases"][name], indent=1), flush=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+        peers = list(PEERS) if args.peers == [] else args.peers or []
+        rows = run_case(name, peers, args.peer_epochs)
+        results["cases"][name] = {**results["cases"].get(name, {}), **rows}
+        print(name, json.dumps(rows, indent=1), flush=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
