@@ -298,6 +298,14 @@ def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
     }
 
 
+def _prepare(module, data: torch.Tensor, batch_size: int) -> torch.Tensor | None:
+    """The module's weight-free encoder inputs of every patch (``module.prepare``), computed
+    once, a batch at a time, or None when the module has none."""
+    if module.prepare(data[:1]) is None:
+        return None
+    return torch.cat([module.prepare(chunk) for chunk in data.split(batch_size)])
+
+
 def _run_epochs(
     module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
 ) -> None:
@@ -312,6 +320,7 @@ def _run_epochs(
         disable=None if options.progress else True,
         leave=False,
     )
+    prepared = _prepare(module, data, options.batch_size)  # the same every epoch
     for epoch in bar:
         tic = time.perf_counter()
         beta = options.beta(epoch, options.epochs)
@@ -327,7 +336,8 @@ def _run_epochs(
                 generator=gen,
                 device=device,
             )
-            out = module.loss(x, beta, noise, content=content)
+            ready = None if prepared is None else prepared.index_select(0, idx)
+            out = module.loss(x, beta, noise, content=content, prepared=ready)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()

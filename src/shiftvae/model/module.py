@@ -173,14 +173,17 @@ class ShiftVAEModule(nn.Module):
         reach = math.sqrt(2) * max(half) / smallest
         return tuple(math.ceil(reach + m - h) + 1 for m, h in zip(moves, half))
 
-    def inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def inference(
+        self, x: torch.Tensor, prepared: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of q(z, s | x), shape (B, d + l) each; position latents first.
 
         For the torus, the position's mean is the pair of angles in (-pi, pi] and its std the
         wrapped normal's sigma (the geometric mean of the two std outputs of each angle).
+        ``prepared``: rows of :meth:`prepare` for x, if the caller has them.
         """
         if self.anchor is not None:
-            return self._posed_inference(x)
+            return self._posed_inference(x, prepared)
         if self.lattice_fit is None:
             return self.encoder(x)
         coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
@@ -201,20 +204,45 @@ class ShiftVAEModule(nn.Module):
         sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
         return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
 
-    def _posed_inference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @torch.no_grad()
+    def prepare(self, x: torch.Tensor) -> torch.Tensor | None:
+        """What the encoder reads of patches x (B, H, W) that no weight changes, packed in one
+        (B, H W + 6) tensor, or None for a model without pose latents.
+
+        With pose latents: the patch turned back by the anchor, the anchor's phi and log
+        size, and the position anchor on the motif's cell.  The anchor costs a quarter of a
+        training step, and the patches are the same every epoch: the training loop prepares
+        them once and passes rows of this to :meth:`loss`.
+        """
+        if self.anchor is None:
+            return None
+        cfg = self.config
+        phi, log_scale = self.anchor(x)  # (B,) each: phi = n theta, log relative size
+        theta = phi / cfg.rotation if cfg.rotation else torch.zeros_like(phi)
+        if not cfg.scale_dim or log_scale is None:
+            log_scale = torch.zeros_like(phi)
+        turned = turn_patches(x, theta, log_scale)
+        if self.torus:
+            position = self.anchor.position(turned, self.cell_waves).flatten(1)  # (B, 4)
+        else:
+            position = torch.zeros(x.shape[0], 4, device=x.device, dtype=x.dtype)
+        return torch.cat([turned.flatten(1), phi[:, None], log_scale[:, None], position], 1)
+
+    def _posed_inference(
+        self, x: torch.Tensor, prepared: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Inference with a rotation latent: the encoder reads the patch turned back by the
         anchor's angle and corrects it; layout (position, phi = n theta, scales, content)."""
         cfg = self.config
         n = cfg.rotation
-        phi, log_scale = self.anchor(x)  # (B,) each: phi = n theta, log relative size
-        theta = phi / n if n else torch.zeros_like(phi)
-        if not cfg.scale_dim or log_scale is None:
-            log_scale = torch.zeros_like(phi)
-        turned = turn_patches(x, theta, log_scale)
+        prepared = self.prepare(x) if prepared is None else prepared
+        pixels = math.prod(cfg.data_shape)
+        turned = prepared[:, :pixels].reshape(-1, *cfg.data_shape)
+        phi, log_scale = prepared[:, pixels], prepared[:, pixels + 1]
         mean, std = self.encoder(turned)
         d = cfg.shift_dim
         if self.torus:  # the position on the motif's own lattice, anchored like the lattice coder
-            anchor = self.anchor.position(turned, self.cell_waves)  # (B, 2, 2)
+            anchor = prepared[:, pixels + 2 :]  # (B, 4): the cell's two fundamentals
             angles = angles_from_vectors(mean[:, : 2 * d] + anchor.flatten(1))
             sigma = std[:, : 2 * d].unflatten(1, (-1, 2)).prod(-1).sqrt()
             mean = torch.cat([angles, mean[:, 2 * d :]], 1)
@@ -291,6 +319,7 @@ class ShiftVAEModule(nn.Module):
         beta: float | torch.Tensor,
         noise: torch.Tensor | None = None,
         content: bool = True,
+        prepared: torch.Tensor | None = None,
     ) -> LossOutput:
         """Negative ELBO (batch mean) with KL weight ``beta``.
 
@@ -298,8 +327,9 @@ class ShiftVAEModule(nn.Module):
         in keeps random number generation in the caller's hands.  ``content=False`` decodes
         with the conventional latents set to zero (the position warm-up of the training loop):
         the decoder then learns one pattern and the position alone explains where it is.
+        ``prepared``: rows of :meth:`prepare` for x (computed here when None).
         """
-        mean, std = self.inference(x)
+        mean, std = self.inference(x, prepared)
         if noise is None:
             noise = torch.randn_like(mean)
         latents = mean + std * noise  # reparameterised sample
