@@ -9,7 +9,12 @@ import pytest
 import torch
 
 import shiftvae as sv
+from shiftvae.data.grains import polycrystal
+from shiftvae.data.patches import extract_patches
+from shiftvae.model.module import ShiftVAEModule
+from shiftvae.model.pose import canonical_lattice
 from shiftvae.train import BetaSchedule, resolve_device
+from shiftvae.types import Image
 
 
 def test_linear_ramp_then_constant():
@@ -135,3 +140,52 @@ def test_interrupt_between_an_epochs_record_and_its_snapshot_keeps_one_record_pe
     whole = sv.ShiftVAE((40,), seed=0)
     whole.fit(X, epochs=6, progress=False, device="cpu")
     np.testing.assert_array_equal(model.history_.beta, whole.history_.beta)
+
+
+SQUARE = canonical_lattice(4, 8.0)
+PREPARED_MODELS = {
+    "pose": {"rotation": 4, "scale": "isotropic", "period": 8.0},
+    "pose on the cell": {
+        "rotation": 4,
+        "scale": "isotropic",
+        "period": 8.0,
+        "position": "torus",
+        "lattice": SQUARE,
+    },
+    "lattice coder": {"position": "torus", "lattice": SQUARE, "encoder": "lattice"},
+    "lattice phase, MLP encoder": {"position": "torus", "lattice": SQUARE, "encoder": "mlp"},
+}
+
+
+@pytest.mark.parametrize("name", list(PREPARED_MODELS))
+def test_training_prepares_the_weight_free_inputs_once_and_they_match(name, monkeypatch):
+    """The pose anchor and the lattice fit do not depend on the weights: training computes
+    them once per fit, a batch at a time, and rows of that table give the inference a
+    shuffled batch would compute for itself."""
+    image, _ = polycrystal(size=96, cell=8.0, grains=2, strain=0.03, seed=2)
+    x = extract_patches(Image(image, None, "px", "g"), window=20, step=4).data  # 400
+    model = sv.ShiftVAE((20, 20), hidden=(32, 32), seed=0, **PREPARED_MODELS[name])
+    calls = []
+    original = ShiftVAEModule.prepare
+    monkeypatch.setattr(
+        ShiftVAEModule, "prepare", lambda self, b: calls.append(len(b)) or original(self, b)
+    )
+    model.fit(x, epochs=3, batch_size=100, progress=False)
+    assert calls == [1, 100, 100, 100, 100]  # the probe, then each batch once: not per step
+    module = model.module_
+    data = torch.as_tensor(x, device=next(module.parameters()).device)
+    prepared = torch.cat([original(module, chunk) for chunk in data.split(100)])
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:64]
+    idx = idx.to(data.device)
+    batch = data.index_select(0, idx)
+    with torch.no_grad():
+        fresh = module.inference(batch)
+        cached = module.inference(batch, prepared.index_select(0, idx))
+    for a, b in zip(fresh, cached):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_a_model_without_weight_free_inputs_prepares_nothing():
+    model = sv.ShiftVAE((12, 12), hidden=(16, 16), seed=0)
+    model.fit(np.random.default_rng(0).random((50, 12, 12), np.float32), epochs=1, progress=False)
+    assert model.module_.prepare(torch.zeros(2, 12, 12)) is None

@@ -186,15 +186,10 @@ class ShiftVAEModule(nn.Module):
             return self._posed_inference(x, prepared)
         if self.lattice_fit is None:
             return self.encoder(x)
-        coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
-        # the position is the lattice phase of the patch (the fundamentals' directions) plus
-        # the encoder's correction: found from scratch, training on two similar sublattices
-        # settles with the position known only modulo the half cell that swaps them, and the
-        # content latents then learn the swap instead of the physics
-        anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+        prepared = self.prepare(x) if prepared is None else prepared
+        anchor = prepared[:, -4:].reshape(-1, 2, 2)  # the lattice phase of the patch
         if self.config.encoder == "lattice":
-            angles = torch.atan2(anchor[..., 1], anchor[..., 0])
-            mean, std = self.encoder(self.lattice_fit.aligned(coef, angles))
+            mean, std = self.encoder(prepared[:, :-4])
         else:
             mean, std = self.encoder(x)
         if not self.torus:
@@ -204,18 +199,32 @@ class ShiftVAEModule(nn.Module):
         sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
         return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
 
-    @torch.no_grad()
     def prepare(self, x: torch.Tensor) -> torch.Tensor | None:
         """What the encoder reads of patches x (B, H, W) that no weight changes, packed in one
-        (B, H W + 6) tensor, or None for a model without pose latents.
+        tensor, or None for a model that reads the patches as they are.
 
-        With pose latents: the patch turned back by the anchor, the anchor's phi and log
-        size, and the position anchor on the motif's cell.  The anchor costs a quarter of a
-        training step, and the patches are the same every epoch: the training loop prepares
-        them once and passes rows of this to :meth:`loss`.
+        * With pose latents, (B, H W + 6): the patch turned back by the anchor, the anchor's
+          phi and log size, and the position anchor on the motif's cell.
+        * With the lattice coder, (B, 4), preceded by the aligned motif's coefficients for
+          the lattice encoder: the position anchor, the patch's lattice phase (the
+          fundamentals' directions).  The position is that phase plus the encoder's
+          correction: found from scratch, training on two similar sublattices settles with
+          the position known only modulo the half cell that swaps them, and the content
+          latents then learn the swap instead of the physics.
+
+        The pose anchor costs a quarter of a training step and the lattice fit one of its
+        largest matrix products, and the patches are the same every epoch: the training
+        loop prepares them once and passes rows of this to :meth:`loss`.
         """
-        if self.anchor is None:
+        if self.anchor is None and self.lattice_fit is None:
             return None
+        if self.anchor is None:
+            coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
+            anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+            if self.config.encoder != "lattice":
+                return anchor.flatten(1)
+            angles = torch.atan2(anchor[..., 1], anchor[..., 0])
+            return torch.cat([self.lattice_fit.aligned(coef, angles), anchor.flatten(1)], 1)
         cfg = self.config
         phi, log_scale = self.anchor(x)  # (B,) each: phi = n theta, log relative size
         theta = phi / cfg.rotation if cfg.rotation else torch.zeros_like(phi)
