@@ -150,12 +150,13 @@ def masked_smoothness(map2d: np.ndarray, mask: np.ndarray) -> float:
 
     Examples
     --------
-    >>> r, c = np.mgrid[0:32, 0:32]
-    >>> inside = c < 16
-    >>> round(masked_smoothness(np.cos(2 * np.pi * r / 32), inside), 3)
+    A slow wave read on the left half of the map, and white noise:
+
+    >>> rows, cols = np.mgrid[0:32, 0:32]
+    >>> round(masked_smoothness(np.cos(2 * np.pi * rows / 32), cols < 16), 3)
     0.99
     >>> noise = np.random.default_rng(0).standard_normal((32, 32))
-    >>> masked_smoothness(noise, inside) < 0.1
+    >>> masked_smoothness(noise, cols < 16) < 0.1
     True
     """
     z = _check_map(map2d)
