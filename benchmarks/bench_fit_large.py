@@ -64,8 +64,10 @@ def step_flops(model, patches: np.ndarray, batch: int) -> float:
 
     module = model.module_
     x = torch.as_tensor(patches[:batch], device=model.device)
+    with torch.no_grad():  # prepared once per fit, as training does: not part of a step
+        prepared = module.prepare(x)
     with FlopCounterMode(display=False) as counter:
-        module.loss(x, 1.0).loss.backward()
+        module.loss(x, 1.0, prepared=prepared).loss.backward()
     module.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
 
