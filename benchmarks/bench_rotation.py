@@ -22,7 +22,8 @@ Methods, each on the same patches:
 
 Scores: the circular correlation (Jammalamadaka) of the orientation with the truth modulo
 the 4-fold symmetry; the RMS error of the relative lattice parameter after one constant
-factor (the motif's own size is arbitrary), in percent; the physicality of the conventional
+factor (the motif's own size is arbitrary), in percent, over all patches and, with grains,
+over the patches whose window lies in one grain; the physicality of the conventional
 maps; training time.  Where the image has a brightness field (``order``), the latent that
 follows it best (|Spearman| at the patch centres) and the smoothness of that latent's map:
 the smoothness of the maps compared at equal information, since a latent that encodes the
@@ -117,6 +118,12 @@ def scores(angle_deg, scale, z, patches, truth) -> dict:
                 100 * float(np.median(np.abs(s - true_scale))), 3
             )
             out["scale_truth_std_percent"] = round(100 * float(true_scale.std()), 3)
+            inside = interior_grain(patches, truth) >= 0
+            if 0 < inside.sum() < len(inside):  # grains: away from the boundaries as well
+                err = s[inside] - true_scale[inside]
+                out["scale_rms_error_percent_in_grains"] = round(
+                    100 * float(np.sqrt(np.mean(err**2))), 3
+                )
     if z is not None and np.ptp(true_angle) > 0:
         # how much the conventional latents spend on orientation: the largest circular-linear
         # correlation of a latent with the true angle (modulo the symmetry)
