@@ -164,6 +164,17 @@ def test_each_hdf5_file_is_probed_once(prober, h5_image, tmp_path):
     assert helper.proc.pid != first
 
 
+def _small_scans(tmp_path, n: int, epochs: int):
+    """n small lattice images saved as .npy, and a quick fit configuration for them."""
+    paths = [tmp_path / f"scan{i}.npy" for i in range(n)]
+    for i, path in enumerate(paths):
+        np.save(path, sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
+    config = sv.FitConfig(
+        epochs=epochs, hidden=(8, 8), phases=None, lattice=None, window=16, step=4
+    )
+    return paths, config
+
+
 def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
     """SIGKILL to a Dask worker process while it trains: the scheduler gives its fit to
     another worker (the nanny starts a new one), and every image ends fitted."""
@@ -175,11 +186,7 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     from shiftvae.batch import fit_many
 
-    paths = []
-    for i in range(3):
-        paths.append(tmp_path / f"scan{i}.npy")
-        np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
-    config = sv.FitConfig(epochs=60, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
+    paths, config = _small_scans(tmp_path, 3, epochs=60)
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
@@ -221,11 +228,7 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     from shiftvae.batch import fit_many
 
-    paths = []
-    for i in range(4):
-        paths.append(tmp_path / f"scan{i}.npy")
-        np.save(paths[-1], sv.synthetic.lattice_image(size=64, period=8.0, seed=i))
-    config = sv.FitConfig(epochs=80, hidden=(8, 8), phases=None, lattice=None, window=16, step=4)
+    paths, config = _small_scans(tmp_path, 4, epochs=80)
     out = tmp_path / "out"
     cluster = distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"

@@ -171,7 +171,7 @@ def test_training_prepares_the_weight_free_inputs_once_and_they_match(name, monk
         ShiftVAEModule, "prepare", lambda self, b: calls.append(len(b)) or original(self, b)
     )
     model.fit(x, epochs=3, batch_size=100, progress=False)
-    assert calls == [1, 100, 100, 100, 100]  # the probe, then each batch once: not per step
+    assert calls == [100, 100, 100, 100]  # each batch of patches once: not at every step
     module = model.module_
     data = torch.as_tensor(x, device=next(module.parameters()).device)
     prepared = torch.cat([original(module, chunk) for chunk in data.split(100)])
@@ -188,4 +188,5 @@ def test_training_prepares_the_weight_free_inputs_once_and_they_match(name, monk
 def test_a_model_without_weight_free_inputs_prepares_nothing():
     model = sv.ShiftVAE((12, 12), hidden=(16, 16), seed=0)
     model.fit(np.random.default_rng(0).random((50, 12, 12), np.float32), epochs=1, progress=False)
+    assert not model.module_.prepares
     assert model.module_.prepare(torch.zeros(2, 12, 12)) is None

@@ -22,11 +22,11 @@ from typing import Any
 
 from shiftvae.data.io import SUPPORTED_SUFFIXES
 from shiftvae.errors import InputError
-from shiftvae.executors import Runner, finished, open_runner
+from shiftvae.executors import Runner, finished, lost_sentence, open_runner
 from shiftvae.pipeline import FitConfig
 from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.series import expand_paths
-from shiftvae.sweep import comparable_config
+from shiftvae.sweep import comparable_config, read_ok_json
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,8 @@ def fit_one(
 
 def read_done(folder: Path, path: Path, config: FitConfig) -> dict[str, Any] | None:
     """The record of a finished fit of ``path`` with ``config`` in ``folder``, or None."""
-    try:
-        stored = json.loads((folder / RECORD_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stored, dict) or stored.get("status") != "ok":
-        return None
-    if stored.get("image") != str(path):
+    stored = read_ok_json(folder / RECORD_FILE)
+    if stored is None or stored.get("image") != str(path):
         return None
     same = comparable_config(stored.get("config", {}), ("device",))
     if same != comparable_config(config, ("device",)):
@@ -236,12 +231,9 @@ def _run(runner: Runner, todo, runs: Path, config, reading, records, progress, t
     }
     bar = tqdm(total=len(futures), desc="images", unit="image", disable=None if progress else True)
 
-    def lost() -> str:
-        done = sum(r.get("status") == "ok" for r in records.values())
-        return (
-            f"the Dask scheduler went away after {done} of {total} images were fitted; they "
-            "are kept: continue with --resume (or fit_many again) once a scheduler is running"
-        )
+    lost = lost_sentence(
+        records, lambda n: f"{n} of {total} images were fitted", "--resume (or fit_many again)"
+    )
 
     try:
         for (name, path), rec, exc in finished(runner, futures, lost):

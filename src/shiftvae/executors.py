@@ -306,6 +306,23 @@ def scheduler_lost(exc: BaseException) -> bool:
     return "scheduler-connection-lost" in text or "lost the connection to the scheduler" in text
 
 
+def lost_sentence(
+    records: dict[Any, dict], done: Callable[[int], str], resume: str
+) -> Callable[[], str]:
+    """The one sentence of a lost scheduler for :func:`finished`; it counts the records whose
+    status is "ok" when it is called.  ``done(n)`` says what n such records are ("3 of 5
+    images were fitted"); ``resume`` how to continue."""
+
+    def sentence() -> str:
+        n = sum(r.get("status") == "ok" for r in records.values())
+        return (
+            f"the Dask scheduler went away after {done(n)}; they are kept: continue with "
+            f"{resume} once a scheduler is running"
+        )
+
+    return sentence
+
+
 def finished(
     runner: Runner, futures: dict[Any, Any], lost: Callable[[], str]
 ) -> Iterator[tuple[Any, Any, Exception | None]]:

@@ -31,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shiftvae.errors import InputError
-from shiftvae.executors import Runner, finished, open_runner
+from shiftvae.executors import Runner, finished, lost_sentence, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
 from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.types import Image
@@ -150,13 +150,22 @@ def train_one(
     return record
 
 
-def read_record(folder: Path, config: FitConfig | None = None) -> dict[str, Any] | None:
-    """The stored record of a finished run, or None (missing, damaged, other settings)."""
+def read_ok_json(path: Path) -> dict[str, Any] | None:
+    """The JSON record in ``path`` if it is a dict whose status is "ok", else None (missing,
+    damaged, or a failure)."""
     try:
-        stored = json.loads((folder / METRICS_FILE).read_text())
+        stored = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(stored, dict) or stored.get("status") != "ok":
+        return None
+    return stored
+
+
+def read_record(folder: Path, config: FitConfig | None = None) -> dict[str, Any] | None:
+    """The stored record of a finished run, or None (missing, damaged, other settings)."""
+    stored = read_ok_json(folder / METRICS_FILE)
+    if stored is None:
         return None
     if config is not None and "config" in stored:
         if comparable_config(stored["config"]) != comparable_config(config):
@@ -244,12 +253,7 @@ def _train(image, todo, runs_dir: Path, runner: Runner, records, progress, desc,
         }
         bar = tqdm(total=len(futures), desc=desc, unit="run", disable=None if progress else True)
 
-        def lost() -> str:
-            done = sum(r.get("status") == "ok" for r in records.values())
-            return (
-                f"the Dask scheduler went away after {done} runs were trained; they are kept: "
-                "continue with --resume once a scheduler is running"
-            )
+        lost = lost_sentence(records, lambda n: f"{n} runs were trained", "--resume")
 
         try:
             for k, ((name, c), rec, exc) in enumerate(finished(runner, futures, lost), start=1):

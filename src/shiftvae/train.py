@@ -301,9 +301,9 @@ def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
 def _prepare(module, data: torch.Tensor, batch_size: int) -> torch.Tensor | None:
     """The module's weight-free encoder inputs of every patch (``module.prepare``), computed
     once, a batch at a time, or None when the module has none."""
+    if not module.prepares:
+        return None
     with torch.no_grad():
-        if module.prepare(data[:1]) is None:
-            return None
         return torch.cat([module.prepare(chunk) for chunk in data.split(batch_size)])
 
 

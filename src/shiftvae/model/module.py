@@ -216,15 +216,26 @@ class ShiftVAEModule(nn.Module):
         largest matrix products, and the patches are the same every epoch: the training
         loop prepares them once and passes rows of this to :meth:`loss`.
         """
-        if self.anchor is None and self.lattice_fit is None:
-            return None
-        if self.anchor is None:
-            coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
-            anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
-            if self.config.encoder != "lattice":
-                return anchor.flatten(1)
-            angles = torch.atan2(anchor[..., 1], anchor[..., 0])
-            return torch.cat([self.lattice_fit.aligned(coef, angles), anchor.flatten(1)], 1)
+        if self.anchor is not None:
+            return self._prepare_pose(x)
+        if self.lattice_fit is not None:
+            return self._prepare_lattice(x)
+        return None
+
+    @property
+    def prepares(self) -> bool:
+        """Whether :meth:`prepare` has anything to compute for this model."""
+        return self.anchor is not None or self.lattice_fit is not None
+
+    def _prepare_lattice(self, x: torch.Tensor) -> torch.Tensor:
+        coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
+        anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+        if self.config.encoder != "lattice":
+            return anchor.flatten(1)
+        angles = torch.atan2(anchor[..., 1], anchor[..., 0])
+        return torch.cat([self.lattice_fit.aligned(coef, angles), anchor.flatten(1)], 1)
+
+    def _prepare_pose(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         phi, log_scale = self.anchor(x)  # (B,) each: phi = n theta, log relative size
         theta = phi / cfg.rotation if cfg.rotation else torch.zeros_like(phi)
