@@ -149,6 +149,7 @@ def _to_original(patches: Patches, binning: int) -> Patches:
     if binning == 1:
         return patches
     patches.centers = patches.centers * binning + (binning - 1) / 2
+    patches.binning = binning
     return patches
 
 
@@ -213,6 +214,7 @@ def fit_image(
     encoding, maps = encode_and_map(model, patches, geo, config)
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
+    metrics["registration"] = registration_metrics(model, encoding)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
 
 
@@ -316,7 +318,28 @@ def encode_and_map(
     if maps.lattice_phase is not None and geo["lattice"] is not None and not geo.get("rotation"):
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo["lattice"]["vectors"])
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
+    reg = model.registration_
+    if reg is not None and len(reg.branch) == len(patches):
+        field = np.concatenate([reg.displacement * b, reg.branch[:, None]], 1)
+        maps.registration = field.T.reshape(3, *patches.grid_shape)
     return encoding, maps
+
+
+def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] | None:
+    """What the registration did and how many cells the trained position disagrees with:
+    their encoded position more than a quarter cell from the registered one on some axis."""
+    reg = model.registration_
+    if reg is None or encoding.phase_mean is None or len(reg.branch) != len(encoding.z_mean):
+        return None
+    gap = np.angle(np.exp(1j * (encoding.phase_mean - reg.angles)))
+    return {
+        "note": reg.note,
+        "translation": None if reg.translation is None else reg.translation.tolist(),
+        "moved": reg.n_flipped,
+        "beyond_boundary": int(reg.branch.sum()),
+        "disagree": int((np.abs(gap) > np.pi / 2).any(axis=1).sum()),
+        "cells": len(reg.branch),
+    }
 
 
 def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig) -> Patches:

@@ -11,6 +11,8 @@ silx, h5web and NeXpy show the maps directly)::
                                                        (torus position only)
       orientation_map NXdata orientation (rows, cols)  degrees, ccw as displayed (rotation)
       scale_maps    NXdata      scale  (1 or 2, rows, cols) relative lattice parameter (scale)
+      registration_maps NXdata  displacement (2, rows, cols) px of the registered lattice
+      registration_branch NXdata branch (rows, cols)   1 beyond an antiphase boundary
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
@@ -159,6 +161,21 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         what = "relative lattice parameter (1: the motif's size), per motif axis"
         _nxdata(e, "scale_maps", "scale", maps.scale.astype(np.float32), y, x, unit, what)
         e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
+    if maps.registration is not None:
+        what = "registered displacement (px), axes (row, col), mean removed"
+        disp = maps.registration[:2].astype(np.float32)
+        _nxdata(e, "registration_maps", "displacement", disp, y, x, unit, what)
+        what = "registration branch: 1 beyond an antiphase boundary (moved by half a cell)"
+        _nxdata(
+            e,
+            "registration_branch",
+            "branch",
+            maps.registration[2].astype(np.int8),
+            y,
+            x,
+            unit,
+            what,
+        )
     h, w = image.data.shape
     _nxdata(e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image")
     g = e.create_group("encoding")
@@ -260,6 +277,7 @@ def load_results(out_dir: str | Path) -> Results:
                     e["orientation_map/orientation"][()] if "orientation_map" in e else None
                 ),
                 scale=e["scale_maps/scale"][()] if "scale_maps" in e else None,
+                registration=_registration(e),
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}
@@ -271,3 +289,11 @@ def load_results(out_dir: str | Path) -> Results:
     except (OSError, KeyError, ValueError) as exc:
         raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
     return Results(enc, maps, image, config, geometry, metrics, history, folder)
+
+
+def _registration(e: h5py.Group) -> np.ndarray | None:
+    """(3, rows, cols) displacement and branch of the registration, if the file has them."""
+    if "registration_maps" not in e:
+        return None
+    disp = e["registration_maps/displacement"][()].astype(np.float64)
+    return np.concatenate([disp, e["registration_branch/branch"][()][None].astype(np.float64)])

@@ -207,8 +207,11 @@ def train_module(
     data: torch.Tensor,
     options: TrainOptions,
     history: History | None = None,
+    anchors: torch.Tensor | None = None,
 ) -> History:
     """Optimise ``module`` on ``data`` (N, *S), already on the target device.
+
+    ``anchors`` (N, 2): registered position angles of the patches (see ``module.prepare``).
 
     Mini-batches are drawn by a seeded permutation each epoch; the reparameterisation noise
     comes from a generator seeded from ``options.seed``, so a CPU run is reproducible bit for
@@ -241,7 +244,17 @@ def train_module(
         dtype = torch.bfloat16 if options.precision == "bf16" else None
         with module.decoder.reuse_buffers(), module.decoder.compute_dtype(dtype):
             _run_epochs(
-                module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
+                module,
+                data,
+                options,
+                history,
+                optimizer,
+                gen,
+                first_epoch,
+                good,
+                ckpt,
+                every,
+                anchors,
             )
     except torch.cuda.OutOfMemoryError as exc:
         module.load_state_dict(good["module"])
@@ -298,17 +311,21 @@ def _snapshot(module, optimizer, gen: torch.Generator, epoch: int) -> dict:
     }
 
 
-def _prepare(module, data: torch.Tensor, batch_size: int) -> torch.Tensor | None:
+def _prepare(module, data: torch.Tensor, batch_size: int, anchors=None) -> torch.Tensor | None:
     """The module's weight-free encoder inputs of every patch (``module.prepare``), computed
-    once, a batch at a time, or None when the module has none."""
+    once, a batch at a time, or None when the module has none.  ``anchors`` (N, 2): the
+    registered position angles of the patches, if any."""
     if not module.prepares:
         return None
+    parts = (
+        [None] * math.ceil(len(data) / batch_size) if anchors is None else anchors.split(batch_size)
+    )
     with torch.no_grad():
-        return torch.cat([module.prepare(chunk) for chunk in data.split(batch_size)])
+        return torch.cat([module.prepare(x, a) for x, a in zip(data.split(batch_size), parts)])
 
 
 def _run_epochs(
-    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every
+    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every, anchors
 ) -> None:
     """The epoch loop of :func:`train_module` (``good`` is updated after each epoch)."""
     device = data.device
@@ -321,7 +338,7 @@ def _run_epochs(
         disable=None if options.progress else True,
         leave=False,
     )
-    prepared = _prepare(module, data, options.batch_size)  # the same every epoch
+    prepared = _prepare(module, data, options.batch_size, anchors)  # the same every epoch
     for epoch in bar:
         tic = time.perf_counter()
         beta = options.beta(epoch, options.epochs)

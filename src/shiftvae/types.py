@@ -62,6 +62,8 @@ class Patches:
     image_shape : (rows, cols)
         Shape of the source image.
     pixel_size, unit : calibration of the source image.
+    binning : int
+        Image pixels averaged into one patch pixel per axis (centres stay in image pixels).
     """
 
     data: np.ndarray
@@ -73,6 +75,7 @@ class Patches:
     pixel_size: float | None = None
     unit: str = "px"
     normalize: str | None = "image"
+    binning: int = 1
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -139,6 +142,10 @@ class LatentMaps:
         With a rotation latent: orientation in degrees, [-180 / n, 180 / n).
     scale : ndarray, shape (1 or 2, rows, cols), or None
         With scale latents: the relative lattice parameter (isotropic, or per motif axis).
+    registration : ndarray, shape (3, rows, cols), or None
+        With the image registered (:mod:`shiftvae.lattice.registration`): its displacement
+        field (row, col) in pixels of the image, mean removed, and its branch (1 beyond an
+        antiphase boundary).
     """
 
     z: np.ndarray
@@ -151,3 +158,4 @@ class LatentMaps:
     lattice_phase: np.ndarray | None = None
     orientation: np.ndarray | None = None
     scale: np.ndarray | None = None
+    registration: np.ndarray | None = None

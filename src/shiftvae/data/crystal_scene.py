@@ -195,21 +195,23 @@ def _scan_offsets(rows: int, microscope: Microscope, rng: np.random.Generator):
     return drift, drift + microscope.scan_jitter * rng.standard_normal(rows)
 
 
-def _render_columns(shape, positions, heights, width: float, offsets: np.ndarray) -> np.ndarray:
+def _render_columns(shape, positions, heights, width, offsets: np.ndarray) -> np.ndarray:
     """Gaussian columns, each splatted in its own small window (fast: no full-image sum per atom).
 
-    Pixel (r, c) sees the specimen at (r, c + offsets[r]), so the jitter is exact, not resampled.
+    ``width``: the std in px, or a pair (along rows, along columns).  Pixel (r, c) sees the
+    specimen at (r, c + offsets[r]), so the jitter is exact, not resampled.
     """
     rows, cols = shape
-    half = int(np.ceil(4 * width)) + 2
+    wr, wc = np.broadcast_to(np.asarray(width, dtype=float), (2,))
+    half = int(np.ceil(4 * max(wr, wc))) + 2
     off = np.arange(-half, half + 1)
     r_idx = np.round(positions[:, 0]).astype(int)[:, None] + off  # (M, K)
     r_safe = np.clip(r_idx, 0, rows - 1)
     c0 = positions[:, 1] - offsets[np.clip(np.round(positions[:, 0]).astype(int), 0, rows - 1)]
     c_idx = np.round(c0).astype(int)[:, None] + off  # (M, K)
-    gr = np.exp(-0.5 * ((r_idx - positions[:, :1]) / width) ** 2)
+    gr = np.exp(-0.5 * ((r_idx - positions[:, :1]) / wr) ** 2)
     dc = c_idx[:, None, :] + offsets[r_safe][:, :, None] - positions[:, 1, None, None]
-    values = heights[:, None, None] * gr[:, :, None] * np.exp(-0.5 * (dc / width) ** 2)
+    values = heights[:, None, None] * gr[:, :, None] * np.exp(-0.5 * (dc / wc) ** 2)
     valid = ((r_idx >= 0) & (r_idx < rows))[:, :, None] & ((c_idx >= 0) & (c_idx < cols))[:, None]
     flat = r_idx[:, :, None] * cols + c_idx[:, None, :]
     image = np.bincount(flat[valid], weights=values[valid], minlength=rows * cols)

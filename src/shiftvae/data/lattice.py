@@ -17,7 +17,9 @@
    indices in the Gauss-reduced basis within 0.15 of integers and within 3 bins;
 4. least-squares refit on every indexed peak, dual basis (``a_i . g_j = delta_ij``),
    Gauss reduction; origin: the brightest site of the cell motif (a central region folded
-   onto one cell) nearest the image centre, refined on the smoothed image.
+   onto one cell) nearest the image centre, refined on the smoothed image;
+5. a cell twice as large where its weak reflections are strong locally but cancel in the
+   whole image, as across antiphase boundaries (:mod:`shiftvae.lattice.superlattice`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from scipy import ndimage
 from shiftvae.data.centers import refine_maxima
 from shiftvae.data.patches import _as_image_array, _central_crop
 from shiftvae.errors import InputError
+from shiftvae.lattice.superlattice import double_if_local
 from shiftvae.types import Image
 
 __all__ = ["Lattice", "NoLatticeError", "estimate_lattice"]
@@ -225,6 +228,8 @@ def estimate_lattice(image: Image | np.ndarray, min_confidence: float = 0.5) -> 
     basis, indexed = _refit_basis(basis, peaks, np.log(contrast / threshold), crop.shape)
     confidence = _confidence(peaks, contrast, threshold, indexed)
     vectors = _gauss_reduce(np.linalg.inv(basis).T)
+    if confidence >= min_confidence:  # antiphase boundaries can hide the cell's weak peaks
+        vectors = _gauss_reduce(double_if_local(crop, vectors)[0])
     if confidence < min_confidence:
         raise NoLatticeError(
             f"no clear lattice: the best cell (periods {np.hypot(*vectors.T).round(3).tolist()} "

@@ -62,6 +62,11 @@ class LatticeFit(nn.Module):
         """(B, 1 + 2n) least-squares coefficients of patches x (B, H, W)."""
         return x.flatten(1) @ self.projector
 
+    def complex_coefficients(self, coef: torch.Tensor) -> torch.Tensor:
+        """(B, n) a_G + i b_G of the harmonics ``hk``: the phase is the position angle of G."""
+        n = self.hk.shape[0]
+        return torch.complex(coef[:, 1 : 1 + n].double(), coef[:, 1 + n :].double())
+
     def anchor(self, coef: torch.Tensor) -> torch.Tensor:
         """(B, 2, 2) unit vectors (cos, sin) of the position angles from the fundamentals."""
         n = self.hk.shape[0]

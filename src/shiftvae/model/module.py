@@ -199,9 +199,13 @@ class ShiftVAEModule(nn.Module):
         sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
         return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
 
-    def prepare(self, x: torch.Tensor) -> torch.Tensor | None:
+    def prepare(self, x: torch.Tensor, anchor: torch.Tensor | None = None) -> torch.Tensor | None:
         """What the encoder reads of patches x (B, H, W) that no weight changes, packed in one
         tensor, or None for a model that reads the patches as they are.
+
+        ``anchor`` (B, 2): the position angles of a registration of the whole image
+        (:func:`shiftvae.lattice.registration.register`) to use instead of each patch's own
+        lattice phase (lattice coder only).
 
         * With pose latents, (B, H W + 6): the patch turned back by the anchor, the anchor's
           phi and log size, and the position anchor on the motif's cell.
@@ -219,7 +223,7 @@ class ShiftVAEModule(nn.Module):
         if self.anchor is not None:
             return self._prepare_pose(x)
         if self.lattice_fit is not None:
-            return self._prepare_lattice(x)
+            return self._prepare_lattice(x, anchor)
         return None
 
     @property
@@ -227,9 +231,13 @@ class ShiftVAEModule(nn.Module):
         """Whether :meth:`prepare` has anything to compute for this model."""
         return self.anchor is not None or self.lattice_fit is not None
 
-    def _prepare_lattice(self, x: torch.Tensor) -> torch.Tensor:
+    def _prepare_lattice(self, x: torch.Tensor, angles: torch.Tensor | None) -> torch.Tensor:
         coef = self.lattice_fit.coefficients(x)  # (B, 1 + 2n)
-        anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+        if angles is None:
+            anchor = self.lattice_fit.anchor(coef)  # (B, 2, 2)
+        else:
+            angles = angles.to(coef)
+            anchor = torch.stack([torch.cos(angles), torch.sin(angles)], -1)
         if self.config.encoder != "lattice":
             return anchor.flatten(1)
         angles = torch.atan2(anchor[..., 1], anchor[..., 0])

@@ -13,6 +13,7 @@ import torch
 
 from shiftvae._version import __version__
 from shiftvae.errors import DeviceMemoryError, InputError
+from shiftvae.lattice.registration import Registration, register
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 from shiftvae.model.pose import SCALE_MODES, check_symmetry_order
@@ -153,6 +154,7 @@ class ShiftVAE:
         self.module_.eval()
         self.history_ = History()
         self.metadata: dict[str, Any] = {}
+        self.registration_: Registration | None = None  # of the patches last fitted or encoded
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -265,8 +267,30 @@ class ShiftVAE:
         resuming = resuming and options.checkpoint_path.is_file()  # it restores the scale
         if fit is not None and not len(self.history_) and not resuming:
             fit.set_scale(tensor)  # the aligned motif's input scale, from the first data seen
-        train_module(self.module_, tensor, options, self.history_)
+        anchors = self._register(X, tensor)
+        train_module(self.module_, tensor, options, self.history_, anchors)
         return self.history_
+
+    @torch.no_grad()
+    def _register(self, X: ArrayLike, tensor: torch.Tensor) -> torch.Tensor | None:
+        """Registered position angles (N, 2) of patches X cut from one image on a grid, or
+        None (each patch's own lattice phase) for a model without the torus position on the
+        lattice coder, a posed model, or inputs that are not :class:`Patches` of a grid."""
+        module = self.module_
+        grid = getattr(X, "grid_shape", None)
+        usable = module.torus and module.lattice_fit is not None and not self.config.pose_dim
+        if not usable or grid is None or min(grid) < 2 or grid[0] * grid[1] != len(tensor):
+            return None
+        fit = module.lattice_fit
+        coef = torch.cat([fit.coefficients(x) for x in tensor.split(4096)])
+        self.registration_ = register(
+            fit.complex_coefficients(coef).cpu().numpy(),
+            fit.hk.cpu().numpy().astype(np.int64),
+            np.asarray(X.centers, dtype=np.float64) / X.binning,  # in pixels of the patches
+            tuple(grid),
+            np.asarray(self.config.lattice, dtype=np.float64),
+        )
+        return torch.as_tensor(self.registration_.angles, device=tensor.device)
 
     # -- inference ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -283,12 +307,20 @@ class ShiftVAE:
             source = source[None] if source.ndim == len(self.data_shape) else source
         n = _check_length(source, self.data_shape)
         dev = self.device
+        anchors = None
+        if isinstance(X, Patches):
+            anchors = self._register(X, torch.as_tensor(self._check_data(X), device=dev))
         means, stds = [], []
         for start in range(0, n, batch_size):
             # validated and converted one batch at a time: no full-size copy of X is made
-            chunk = self._check_data(source[start : start + batch_size])
+            chunk = torch.as_tensor(
+                self._check_data(source[start : start + batch_size]), device=dev
+            )
+            prepared = None
+            if anchors is not None:
+                prepared = self.module_.prepare(chunk, anchors[start : start + batch_size])
             try:
-                mean, std = self.module_.inference(torch.as_tensor(chunk, device=dev))
+                mean, std = self.module_.inference(chunk, prepared)
             except torch.cuda.OutOfMemoryError as exc:
                 raise DeviceMemoryError(
                     f"the GPU ran out of memory encoding {len(chunk)} inputs at a time; "

@@ -73,6 +73,27 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "position in the unit cell as a phase 2 pi (u, v) along the lattice vectors: "
             "smooth drifts are strain or scan distortion, steps are domain walls or defects",
         )
+    if maps.registration is not None:
+        reg = result.metrics.get("registration") or {}
+        add(
+            figures.map_panels(
+                maps.registration,
+                ["displacement, rows (px)", "displacement, cols (px)", "branch"],
+                ext,
+                unit,
+                cmap="coolwarm",
+                title="registration of the whole image",
+            ),
+            "registration_maps",
+            "the lattice registered over the whole image: its displacement field and the "
+            "branch (1 beyond an antiphase boundary). "
+            + (
+                reg.get("note", "") + f"; {reg.get('disagree', 0)} cells' trained position "
+                "disagrees with it by more than a quarter cell"
+                if reg
+                else ""
+            ),
+        )
     if maps.orientation is not None:
         n = int(result.geometry.get("rotation") or 1)
         add(
