@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 MIN_SUPPORT = 8  # cells: a clear region smaller than this is noise, not a domain of its own
 CLEAR_SIGMAS = 4.0  # a smoothed vote this many noise sigmas from 0 decides its cell
+MAX_WEAK_SHARE = 0.35  # above, even the most alike patches differ: no branch to choose
 MIN_BOUNDARY = 4  # grid edges: an antiphase boundary shorter than this is not trusted
 _SMOOTH_CELLS = 1.0  # Gaussian std (grid cells) of the vote's smoothing
 _REACH = 0.2  # cells: how far from the reference a column's peak is looked for
@@ -171,8 +172,9 @@ def _index(hk: np.ndarray, target: tuple[int, int]) -> int:
 
 def _translation(coef: np.ndarray, hk: np.ndarray):
     """(t, indices of the strong basis s1, s2) of the half-cell translation that leaves the
-    patches most nearly unchanged, or None when no such translation is available or the
-    fundamentals are clear in every patch under each of them."""
+    patches most nearly unchanged, or None when none is available or even the patches nearest
+    to alike keep more than ``MAX_WEAK_SHARE`` of their power in the reflections it changes
+    (then the cell holds no pair of alike sublattices: it is the smallest that repeats)."""
     power = np.abs(coef) ** 2
     total = power.sum(axis=1) + 1e-300
     best = None
@@ -185,7 +187,7 @@ def _translation(coef: np.ndarray, hk: np.ndarray):
         score = float(np.quantile(share, 0.1))  # the patches nearest to alike decide
         if best is None or score < best[0]:
             best = (score, t, [int(b[0]) for b in basis])
-    if best is None:
+    if best is None or best[0] > MAX_WEAK_SHARE:
         return None
     return best[1], best[2]
 
@@ -311,7 +313,10 @@ def _unregistered(local, fundamentals, centers, vectors, grid_shape) -> Registra
     unwrapped = _unwrap_on_tree(_wrap(local + frame), quality, grid_shape)
     displacement = (unwrapped / (2 * np.pi)) @ vectors
     zeros = np.zeros(n, dtype=bool)
-    note = "no half-cell translation to resolve: each patch's own lattice phase is its anchor"
+    note = (
+        "no half-cell translation to resolve (no two sublattices alike anywhere, or the cell "
+        "is the smallest that repeats): each patch's own lattice phase is its anchor"
+    )
     return Registration(
         local, displacement - displacement.mean(0), zeros.astype(int), ~zeros, zeros, None, note
     )
