@@ -50,8 +50,8 @@ logger = logging.getLogger(__name__)
 MIN_SUPPORT = 8  # cells: a clear region smaller than this is noise, not a domain of its own
 CLEAR_SIGMAS = 4.0  # a smoothed vote this many noise sigmas from 0 decides its cell
 MAX_WEAK_SHARE = 0.35  # above, even the most alike patches differ: no branch to choose
-MIN_BOUNDARY = 4  # grid edges: an antiphase boundary shorter than this is not trusted
-_SMOOTH_CELLS = 1.0  # Gaussian std (grid cells) of the vote's smoothing
+MIN_BOUNDARY = 4  # cells: an antiphase boundary shorter than this is not trusted
+_SMOOTH_CELLS = 1.0  # Gaussian std (cells) of the vote's smoothing
 _REACH = 0.2  # cells: how far from the reference a column's peak is looked for
 _TRANSLATIONS = np.array([[0.5, 0.0], [0.0, 0.5], [0.5, 0.5]])
 _STRONG_BASES = {0: ((2, 0), (0, 1)), 1: ((1, 0), (0, 2)), 2: ((1, 1), (1, -1))}
@@ -147,7 +147,9 @@ def register(
     reference = _continuous(reference, flip, np.abs(image[:, basis]).min(axis=1), grid_shape)
     weak = np.abs(t) > 0  # the fundamentals the flip changes
     frame = -2 * np.pi * np.asarray(centers, np.float64) @ np.linalg.inv(vectors)  # (N, 2)
-    branch, clear = _decide(_peak_difference(coef, hk, reference + frame, t), grid_shape)
+    scale = _cells_per_step(centers, grid_shape, vectors)
+    vote = _peak_difference(coef, hk, reference + frame, t)
+    branch, clear = _decide(vote, grid_shape, scale)
     registered = reference + branch[:, None] * flip
     sign = 1 - 2 * branch[:, None]
     votes = np.real(image[:, fund] * np.exp(-1j * reference))[:, weak]  # (N, 1 or 2)
@@ -251,21 +253,36 @@ def _unwrap_on_tree(phase: np.ndarray, quality, grid_shape) -> np.ndarray:
     return out
 
 
-def _decide(vote: np.ndarray, grid_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Branch (N,) and clear (N,) from the votes (see the module notes, step 4)."""
+def _cells_per_step(centers, grid_shape, vectors) -> float:
+    """Grid steps per lattice cell along a line: 1 for patches on the cells, about 2 for
+    the paper's grid at half a 1.5-cell window."""
+    c = np.asarray(centers, np.float64).reshape(*grid_shape, 2)
+    steps = np.concatenate(
+        [
+            np.linalg.norm(np.diff(c, axis=0), axis=-1).ravel(),
+            np.linalg.norm(np.diff(c, axis=1), axis=-1).ravel(),
+        ]
+    )
+    cell = np.sqrt(abs(np.linalg.det(vectors)))
+    return float(max(cell / max(np.median(steps), 1e-9), 1.0))
+
+
+def _decide(vote: np.ndarray, grid_shape: tuple[int, int], scale: float = 1.0):
+    """Branch (N,) and clear (N,) from the votes (see the module notes, step 4); ``scale``:
+    grid steps per lattice cell, so that sizes and smoothing count lattice cells."""
     v = vote.reshape(grid_shape)
     diffs = np.concatenate([np.diff(v, axis=0).ravel(), np.diff(v, axis=1).ravel()])
     sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2) + 1e-300
-    kernel = np.zeros((9, 9))
-    kernel[4, 4] = 1.0
-    kernel = ndimage.gaussian_filter(kernel, _SMOOTH_CELLS)
-    smooth = ndimage.gaussian_filter(v, _SMOOTH_CELLS, mode="nearest")
+    kernel = np.zeros((4 * round(2 * scale) + 1,) * 2)
+    kernel[(len(kernel) // 2,) * 2] = 1.0
+    kernel = ndimage.gaussian_filter(kernel, _SMOOTH_CELLS * scale)
+    smooth = ndimage.gaussian_filter(v, _SMOOTH_CELLS * scale, mode="nearest")
     clear = np.abs(smooth) > CLEAR_SIGMAS * sigma * np.sqrt((kernel**2).sum())
     labels = np.zeros(grid_shape, dtype=int)
     for sign in (1, -1):
         part, _ = ndimage.label(clear & (np.sign(smooth) == sign))
         sizes = np.bincount(part.ravel())
-        big = np.flatnonzero(sizes >= MIN_SUPPORT)
+        big = np.flatnonzero(sizes >= MIN_SUPPORT * scale**2)
         big = big[big > 0]
         for k in big:
             labels[part == k] = (labels.max() + 1) * sign
@@ -274,14 +291,14 @@ def _decide(vote: np.ndarray, grid_shape: tuple[int, int]) -> tuple[np.ndarray, 
         return np.zeros(v.size, dtype=int), clear.ravel()
     _, nearest = ndimage.distance_transform_edt(~clear, return_indices=True)
     region = labels[nearest[0], nearest[1]]  # every cell joins its nearest clear region
-    flips = _joined_regions(region)
+    flips = _joined_regions(region, MIN_BOUNDARY * scale)
     branch = ((region < 0) ^ np.isin(region, flips)).astype(int)
     return branch.ravel(), clear.ravel()
 
 
-def _joined_regions(region: np.ndarray) -> list[int]:
+def _joined_regions(region: np.ndarray, min_boundary: float) -> list[int]:
     """Regions whose own reading is on the other branch: those that meet a region of the
-    opposite reading along fewer than ``MIN_BOUNDARY`` grid edges (no supported antiphase
+    opposite reading along fewer than ``min_boundary`` grid edges (no supported antiphase
     boundary between them), reached from the largest region along a maximum spanning tree of
     the regions weighted by their common boundary."""
     sizes = {int(k): int((region == k).sum()) for k in np.unique(region)}
@@ -298,7 +315,7 @@ def _joined_regions(region: np.ndarray) -> list[int]:
         step = next(((p, q), n) for (p, q), n in edges if (p in done) != (q in done))
         (p, q), n = step
         old, new = (p, q) if p in done else (q, p)
-        supported = n >= MIN_BOUNDARY or (old < 0) == (new < 0)
+        supported = n >= min_boundary or (old < 0) == (new < 0)
         if (old in reversed_) != (not supported):
             reversed_.add(new)
         done.add(new)
