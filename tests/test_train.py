@@ -168,7 +168,9 @@ def test_training_prepares_the_weight_free_inputs_once_and_they_match(name, monk
     calls = []
     original = ShiftVAEModule.prepare
     monkeypatch.setattr(
-        ShiftVAEModule, "prepare", lambda self, b: calls.append(len(b)) or original(self, b)
+        ShiftVAEModule,
+        "prepare",
+        lambda self, b, anchor=None: calls.append(len(b)) or original(self, b, anchor),
     )
     model.fit(x, epochs=3, batch_size=100, progress=False)
     assert calls == [100, 100, 100, 100]  # each batch of patches once: not at every step

@@ -69,7 +69,8 @@ def alike_sublattice_crystal(
     -------
     image : ndarray (size, size), float32 in [0, 1]
     truth : CrystalTruth
-        ``field``: the signed B shift (px) with domains, else the B/A ratio; ``label``: the
+        ``field``: the signed B shift (px) with domains, else the B/A ratio (None when it is
+        constant); ``label``: the
         domain (shift > 0), else the side of the antiphase boundary, else ratio above its
         median.  ``sites["A"]`` are the A columns, antiphase side included, so the truth's own
         phase of any patch is where its nearest A column sits.
@@ -104,8 +105,8 @@ def alike_sublattice_crystal(
     sites = {k: _seen(p, drift, shape) for k, p in (("A", a), ("B", b))}
     if displacement:
         field, label = shift, (lambda p: wall(p) > 0)
-    elif apb is not None:
-        field, label = ratio, (lambda p: apb(p) > 0)
+    elif apb is not None:  # a constant ratio is no field to score
+        field, label = (ratio if hi > lo else None), (lambda p: apb(p) > 0)
     else:
         field, label = ratio, (lambda p: ratio(p) > median)
     params["median_ratio"] = median
