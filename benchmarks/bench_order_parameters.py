@@ -87,12 +87,17 @@ def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:
     seconds = time.perf_counter() - tic
     scores = score_maps(result.encoding.z_mean.T, result.patches.centers, truth)
     geo = result.geometry
-    half = None
+    half = outside = None
     if result.encoding.phase_mean is not None and "A" in truth.sites:
         half = half_cell_share(result.encoding.shift_mean, result.patches.centers, truth)
+        outside = half_cell_share(
+            result.encoding.shift_mean, result.patches.centers, truth, geo["window"]
+        )
     return {
         **scores,
         "half_cell": half,
+        "half_cell_outside_boundaries": None if half is None else outside,
+        "registration": result.metrics.get("registration"),
         "seconds": seconds,
         "physicality": result.metrics["physicality"],
         "window": geo["window"],

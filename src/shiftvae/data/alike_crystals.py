@@ -150,7 +150,9 @@ def registration_family(
     return family
 
 
-def half_cell_share(shift_px: np.ndarray, centers: np.ndarray, truth: CrystalTruth) -> float:
+def half_cell_share(
+    shift_px: np.ndarray, centers: np.ndarray, truth: CrystalTruth, window: float = 0.0
+) -> float:
     """Share of patches whose position is read half a cell off, against the truth's phase.
 
     ``shift_px`` (N, 2) is where the model puts a lattice site relative to each patch centre
@@ -158,7 +160,9 @@ def half_cell_share(shift_px: np.ndarray, centers: np.ndarray, truth: CrystalTru
     truth's own phase is where the nearest A column sits.  The difference, in fractions of the
     true cell, is taken modulo the cell; its circular mean (the model's constant choice of
     origin) is removed, and a patch counts as off when what is left exceeds a quarter cell
-    along either cell axis.
+    along either cell axis.  With ``window`` (px) and a case with an antiphase boundary, the
+    patches whose window straddles the boundary (half A, half B: no right answer) are left
+    out: the share outside true antiphase boundaries.
 
     Examples
     --------
@@ -175,7 +179,13 @@ def half_cell_share(shift_px: np.ndarray, centers: np.ndarray, truth: CrystalTru
     frac = (np.asarray(shift_px, dtype=float) - (nearest - centers)) @ inverse  # (N, 2)
     turns = np.exp(2j * np.pi * frac)
     residual = np.angle(turns * np.conj(turns.mean(axis=0) / np.abs(turns.mean(axis=0))))
-    return float(np.mean(np.abs(residual).max(axis=1) > np.pi / 2))
+    off = np.abs(residual).max(axis=1) > np.pi / 2
+    if window and truth.params.get("antiphase"):
+        half = window / 2
+        corners = [centers + np.array([dr, dc]) for dr in (-half, half) for dc in (-half, half)]
+        sides = np.stack([truth.label(p) for p in corners])
+        off = off[(sides == sides[0]).all(axis=0)]
+    return float(np.mean(off))
 
 
 def _seen(points: np.ndarray, drift: np.ndarray, shape) -> np.ndarray:

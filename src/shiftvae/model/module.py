@@ -29,10 +29,18 @@ from shiftvae.model.lattice_decoder import LatticeDecoder
 from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
 from shiftvae.model.pose import PoseAnchor, cell_waves, pose_matrix, turn_patches
-from shiftvae.model.position import TWO_PI, angles_from_vectors, kl_wrapped_normal_uniform
+from shiftvae.model.position import (
+    TWO_PI,
+    angles_around,
+    angles_from_vectors,
+    kl_wrapped_normal_uniform,
+)
 
 MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
 POSE_START_LOG_STD = -2.0  # initial log-std of the pose corrections
+POSITION_REACH = (
+    math.pi / 2
+)  # the lattice coder's position stays within a quarter cell of its anchor
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ class ShiftVAEModule(nn.Module):
         if not self.torus:
             return mean, std
         d2 = 2 * self.config.shift_dim
-        angles = angles_from_vectors(mean[:, :d2] + anchor.flatten(1))  # (B, d)
+        angles = angles_around(anchor, mean[:, :d2], POSITION_REACH)  # (B, d)
         sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
         return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
 

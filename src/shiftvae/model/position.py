@@ -33,6 +33,7 @@ import torch
 
 __all__ = [
     "TWO_PI",
+    "angles_around",
     "angles_from_vectors",
     "kl_wrapped_normal_uniform",
     "wrapped_normal_entropy",
@@ -108,3 +109,27 @@ def angles_from_vectors(raw: torch.Tensor) -> torch.Tensor:
     """
     pairs = raw.unflatten(-1, (-1, 2))  # (B, k, 2): (x, y)
     return torch.atan2(pairs[..., 1], pairs[..., 0])
+
+
+def angles_around(anchor: torch.Tensor, raw: torch.Tensor, reach: float) -> torch.Tensor:
+    """Angles (B, k) within ``reach`` of an anchor: ``anchor`` (B, k, 2) unit vectors (cos,
+    sin), ``raw`` (B, 2k) the encoder's correction as k 2-vectors added to them.
+
+    The correction turns the anchor by the angle of anchor + raw, as
+    ``angles_from_vectors(raw + anchor)`` would, then squashed to (-reach, reach) by
+    ``reach * tanh(turn / reach)``: the same for small corrections, and never past ``reach``
+    (a quarter cell for pi / 2), so a position cannot leave its registered branch.  Wrapped
+    to (-pi, pi].
+
+    Examples
+    --------
+    >>> a = torch.tensor([[[1.0, 0.0]]])
+    >>> float(angles_around(a, torch.tensor([[-2.0, 0.01]]), math.pi / 2).abs()) < math.pi / 2
+    True
+    """
+    pairs = raw.unflatten(-1, (-1, 2))
+    along = (pairs * anchor).sum(-1)
+    across = pairs[..., 1] * anchor[..., 0] - pairs[..., 0] * anchor[..., 1]
+    turn = torch.atan2(across, 1.0 + along)
+    angles = torch.atan2(anchor[..., 1], anchor[..., 0]) + reach * torch.tanh(turn / reach)
+    return torch.remainder(angles + math.pi, TWO_PI) - math.pi
