@@ -71,7 +71,8 @@ class Registration:
         Displacement field u (row, col) in patch pixels, from the unwrapped strong phases plus
         the branch's half cell; its mean is removed.
     branch : ndarray (N,) int
-        0 or 1: which sublattice sits at the reference origin (1: moved by t).
+        0 or 1: 1 where the other sublattice sits at the reference origin (moved by t):
+        beyond an antiphase boundary, 0 being the branch of most cells.
     clear : ndarray (N,) bool
         Cells whose own vote decided the branch.
     flipped : ndarray (N,) bool
@@ -152,6 +153,8 @@ def register(
     scale = _cells_per_step(centers, grid_shape, vectors)
     vote = _peak_difference(coef, hk, reference + frame, t)
     branch, clear = _decide(vote, grid_shape, scale)
+    if branch.mean() > 0.5:  # the reference is the branch of most cells: 1 is the minority
+        reference, branch = reference + flip, 1 - branch
     registered = reference + branch[:, None] * flip
     sign = 1 - 2 * branch[:, None]
     votes = np.real(image[:, fund] * np.exp(-1j * reference))[:, weak]  # (N, 1 or 2)
