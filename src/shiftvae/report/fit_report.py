@@ -89,7 +89,7 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "branch (1 beyond an antiphase boundary). "
             + (
                 reg.get("note", "") + f"; {reg.get('disagree', 0)} cells' trained position "
-                "disagrees with it by more than a quarter cell"
+                "disagrees with it by more than an eighth of a cell"
                 if reg
                 else ""
             ),
