@@ -70,9 +70,8 @@ def alike_sublattice_crystal(
     image : ndarray (size, size), float32 in [0, 1]
     truth : CrystalTruth
         ``field``: the signed B shift (px) with domains, else the B/A ratio (None when it is
-        constant); ``label``: the
-        domain (shift > 0), else the side of the antiphase boundary, else ratio above its
-        median.  ``sites["A"]`` are the A columns, antiphase side included, so the truth's own
+        constant); ``label``: the domain (shift > 0), else the side of the antiphase
+        boundary, else ratio above its median.  ``sites["A"]`` are the A columns, antiphase side included, so the truth's own
         phase of any patch is where its nearest A column sits.
 
     Examples

@@ -38,9 +38,8 @@ from shiftvae.model.position import (
 
 MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
 POSE_START_LOG_STD = -2.0  # initial log-std of the pose corrections
-POSITION_REACH = (
-    math.pi / 2
-)  # the lattice coder's position stays within a quarter cell of its anchor
+# the lattice coder's position stays within a quarter cell of its (registered) anchor
+POSITION_REACH = math.pi / 2
 
 
 @dataclass(frozen=True)
