@@ -71,8 +71,9 @@ def alike_sublattice_crystal(
     truth : CrystalTruth
         ``field``: the signed B shift (px) with domains, else the B/A ratio (None when it is
         constant); ``label``: the domain (shift > 0), else the side of the antiphase
-        boundary, else ratio above its median.  ``sites["A"]`` are the A columns, antiphase side included, so the truth's own
-        phase of any patch is where its nearest A column sits.
+        boundary, else ratio above its median.  ``sites["A"]`` are the A columns, antiphase
+        side included, so the truth's own phase of any patch is where its nearest A column
+        sits.
 
     Examples
     --------
