@@ -25,7 +25,9 @@ Each method gives a few maps (latents or PCA components) sampled at its patch ce
 table reports the best |Spearman| of any map with the case's field and the best AUC of any
 map (max(AUC, 1 - AUC): a latent's sign is arbitrary) for its domain or phase label, and for
 fits with the torus position the share of cells read half a cell off against the truth's own
-phase (``half_cell_share``: where the nearest A column sits).
+phase (``half_cell_share``: where the nearest A column sits).  Where the registration finds an
+antiphase boundary, the AUC of its branch map (which side of the boundary a cell is on, what
+the tool reports for it) with the truth's side is given too ("branch").
 
 ``--family registration`` runs the cases of ``shiftvae.data.alike_crystals``: B/A ratio up to
 equal, displacement domains under it, antiphase boundaries with and without it, a turned
@@ -93,8 +95,13 @@ def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:
         outside = half_cell_share(
             result.encoding.shift_mean, result.patches.centers, truth, geo["window"]
         )
+    branch = None  # the registration's side of an antiphase boundary, where it found one
+    reg = result.model.registration_
+    if reg is not None and reg.branch.any() and len(reg.branch) == len(result.patches.centers):
+        branch = score_maps(reg.branch[None].astype(float), result.patches.centers, truth)["auc"]
     return {
         **scores,
+        "auc_branch": branch,
         "half_cell": half,
         "half_cell_outside_boundaries": None if half is None else outside,
         "registration": result.metrics.get("registration"),
@@ -142,6 +149,8 @@ def _cell(r: dict | None) -> str:
         return "n/a"
     rho = "-" if r.get("spearman") is None else f"{r['spearman']:.2f}"
     auc = "-" if r.get("auc") is None else f"{r['auc']:.2f}"
+    if r.get("auc_branch") is not None:  # the antiphase side, read from the registration
+        auc += f" (branch {r['auc_branch']:.2f})"
     half = "" if r.get("half_cell") is None else f" / {100 * r['half_cell']:.1f}%"
     return f"{rho} / {auc}{half}"
 

@@ -173,6 +173,37 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         "rotation": order,
         "ring_period": ring,
         "motif_lattice": None if motif_lattice is None else motif_lattice.tolist(),
+        **resolve_signal(config, None if posed else lattice, image.data.shape),
+    }
+
+
+BACKGROUND_PERIODS = 8.0  # the "auto" background blur, in lattice periods
+
+
+def resolve_signal(
+    config: FitConfig, lattice: Lattice | None, shape: tuple[int, ...]
+) -> dict[str, Any]:
+    """The background blur (px or None) and the likelihood, "auto" resolved.
+
+    Both "auto" choices belong to the lattice model, where they were measured (the
+    registration family of :mod:`shiftvae.data.alike_crystals` and the order-parameter
+    family): the image minus its blur over 8 periods (at most a quarter of the image's
+    smaller side, or a blur wider than the image would leave its gradient), and a Gaussian
+    likelihood at the image's noise.  Without a lattice (the paper's model, a posed fit) the
+    image is kept and the likelihood is the paper's Bernoulli.
+    """
+    background = config.background
+    if background == "auto":
+        if lattice is not None:
+            background = min(BACKGROUND_PERIODS * float(lattice.periods.max()), min(shape) / 4)
+        else:
+            background = None
+    likelihood = config.likelihood
+    if likelihood == "auto":
+        likelihood = "bernoulli" if lattice is None else "gaussian"
+    return {
+        "background": None if background is None else float(background),
+        "likelihood": likelihood,
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from shiftvae.data.centers import cut_patches
 from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.lattice import Lattice
 from shiftvae.data.lattice_grid import lattice_patch_grid
+from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.data.validate import check_fit_options, check_image, check_patches
 from shiftvae.errors import InputError
@@ -79,6 +80,13 @@ class FitConfig:
     of the strongest planes, the patches lie on the square grid, and the model is the
     Gaussian shift, the MLP encoder and the canvas decoder: a polycrystal's grains share no
     lattice for the torus position to live on.
+
+    ``background`` is the std (px) of the Gaussian blur subtracted from the image before
+    cutting patches, so that a thickness ramp or a detector gradient does not take a latent
+    ("auto": 8 periods of the lattice model, none otherwise; None: keep it).  ``likelihood``
+    "auto" is a Gaussian whose std is the image's own noise (``noise="auto"``:
+    :func:`~shiftvae.data.noise.estimate_noise` on the patches) for the lattice model, so
+    that a field just above the noise is encoded, and the paper's Bernoulli otherwise.
     """
 
     window: int | None = None
@@ -88,7 +96,9 @@ class FitConfig:
     latent_dim: int = 2
     shift: bool = True
     shift_scale: float = 0.5
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"
+    noise: float | Literal["auto"] = "auto"
+    background: float | Literal["auto"] | None = "auto"
     hidden: tuple[int, ...] = (128, 128)
     decoder_hidden: tuple[int, ...] | None = None
     encoder: Literal["auto", "mlp", "conv", "lattice"] = "auto"
@@ -203,7 +213,7 @@ def fit_image(
     patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
     geo["epochs"] = fit_epochs(len(patches), config)
-    model = build_model(patches.data.shape[1:], geo, config)
+    model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
     train_model(
@@ -253,14 +263,34 @@ def train_model(
     )
 
 
-def build_model(patch_shape: tuple[int, ...], geo: dict[str, Any], config: FitConfig) -> ShiftVAE:
-    """The (untrained) model of a fit: the config's network with the geometry's parts."""
+def patch_noise(data: np.ndarray, config: FitConfig) -> float:
+    """The Gaussian likelihood's std: the config's, or ("auto") the noise of the patches
+    themselves (so in their units, whatever the normalisation and binning), from at most
+    2000 of them spread over the image."""
+    if config.noise != "auto":
+        return float(config.noise)
+    pick = np.linspace(0, len(data) - 1, min(len(data), 2000)).astype(int)
+    return estimate_noise(data[pick])
+
+
+def build_model(
+    patch_shape: tuple[int, ...], geo: dict[str, Any], config: FitConfig, noise: float = 0.1
+) -> ShiftVAE:
+    """The (untrained) model of a fit: the config's network with the geometry's parts, and
+    ``noise`` the std of a Gaussian likelihood."""
+    likelihood = geo.get("likelihood", config.likelihood)
+    log.info(
+        "%s likelihood%s",
+        likelihood,
+        f" at the patches' noise std {noise:.4f}" if likelihood == "gaussian" else "",
+    )
     return ShiftVAE(
         patch_shape,
         latent_dim=config.latent_dim,
         shift=config.shift and geo["position"] != "none",
         shift_scale=config.shift_scale,
-        likelihood=config.likelihood,
+        likelihood=likelihood,
+        gaussian_std=noise,
         hidden=config.hidden,
         decoder_hidden=config.decoder_hidden,
         encoder=geo["encoder"],
@@ -280,6 +310,8 @@ def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patch
     lattice), centres in pixels of the original image."""
     b = geo["binning"]
     work = bin_image(image, b)
+    if geo.get("background"):  # models saved before it have no key: their image is kept
+        work = replace(work, data=remove_background(work.data, geo["background"] / b))
     if geo["centers"] == "grid":
         patches = extract_patches(
             work,
@@ -400,6 +432,8 @@ def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConf
         "rotation": geo.get("rotation", 0),
         "ring_period": geo.get("ring_period"),
         "motif_lattice": geo.get("motif_lattice"),
+        "background": geo.get("background"),
+        "likelihood": geo.get("likelihood"),
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -34,6 +34,7 @@ from shiftvae.pipeline import (
     geometry_metadata,
     image_patches,
     map_metrics,
+    patch_noise,
     train_model,
 )
 from shiftvae.types import Image
@@ -107,7 +108,7 @@ def fit_images(
     for g in geos:
         g["epochs"] = epochs
         g["series"] = [f.source for f in frames]
-    model = build_model(data.shape[1:], geo, config)
+    model = build_model(data.shape[1:], geo, config, patch_noise(data, config))
     model.metadata.update(geometry_metadata(frames[0], patches[0], geos[0], config))
     model.metadata["series"] = [f.source for f in frames]
     tic = time.perf_counter()

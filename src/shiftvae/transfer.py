@@ -64,7 +64,8 @@ def transfer_image(
         for key in ("window", "step", "binning", "epochs", "coord_frequency", "lattice")
     }
     geo.update({k: meta[k] for k in ("position", "decoder", "encoder", "centers")})
-    geo.update({k: meta.get(k) for k in ("rotation", "ring_period", "motif_lattice")})
+    extra = ("rotation", "ring_period", "motif_lattice", "background", "likelihood")
+    geo.update({k: meta.get(k) for k in extra})
     if geo["lattice"] is not None and not geo["rotation"]:  # the image's origin, same vectors
         geo["lattice"] = relocate_lattice(image, geo["lattice"])
     patches = image_patches(image, geo, config)

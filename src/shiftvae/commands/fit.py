@@ -1,4 +1,4 @@
-"""Train a shift-VAE on one image and write latent maps, phases and a report.
+"""Train a shift-VAE on an image (or a series, in one latent space) and write its maps and report.
 
 The image is cut into patches on a square grid and a shift-VAE is trained on them.  With a
 lattice (found from the Fourier peaks unless given), the position latent lives on the unit
@@ -201,6 +201,21 @@ def add_model_args(
         help="intensity scaling to [0, 1]: whole image (default) or each patch",
     )
     p.add_argument(
+        "--background",
+        default="auto",
+        metavar="PX",
+        help="subtract the image's Gaussian blur of this std (px) first, so a thickness or "
+        "detector gradient takes no latent ('auto', default: 8 lattice periods with a "
+        "lattice; 'none': keep it)",
+    )
+    p.add_argument(
+        "--likelihood",
+        choices=("auto", "gaussian", "bernoulli"),
+        default="auto",
+        help="'gaussian' at the image's noise level, or the paper's 'bernoulli' ('auto', "
+        "default: gaussian with a lattice, bernoulli without)",
+    )
+    p.add_argument(
         "--binning",
         default="auto",
         help="average NxN pixel blocks first ('auto': window <= 96 px after binning with the "
@@ -320,6 +335,14 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
             raise InputError(
                 f"--binning must be 'auto' or a positive integer, got {args.binning!r}"
             )
+    background = getattr(args, "background", "auto")
+    if background not in ("auto", "none"):
+        try:
+            background = float(background)
+        except ValueError:
+            raise InputError(
+                f"--background must be 'auto', 'none' or a blur std in px, got {background!r}"
+            ) from None
     beta = getattr(args, "beta", (0.1, 1.0))
     phases = getattr(args, "phases", "auto")
     if phases not in ("auto", "none"):
@@ -333,6 +356,8 @@ def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
         step=args.step,
         normalize=None if args.normalize == "none" else args.normalize,
         binning="auto" if args.binning == "auto" else int(args.binning),
+        background=None if background == "none" else background,
+        likelihood=getattr(args, "likelihood", "auto"),
         latent_dim=args.latent_dim,
         shift=not args.no_shift,
         lattice=args.lattice,

@@ -249,6 +249,24 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
             )
     elif isinstance(lattice, str) and lattice != "auto":
         raise InputError(f"{name('lattice')} must be 'auto', None or two vectors, got {lattice!r}")
+    likelihood = get("likelihood")
+    if likelihood is not None and likelihood not in ("auto", "bernoulli", "gaussian"):
+        raise InputError(
+            f"{name('likelihood')} must be 'auto', 'bernoulli' or 'gaussian', got {likelihood!r}"
+        )
+    noise = get("noise")
+    if noise is not None and noise != "auto" and not (_is_real(noise) and noise > 0):
+        raise InputError(
+            f"{name('noise')} must be 'auto' or a positive std in the patches' units (0-1), "
+            f"got {noise!r}"
+        )
+    background = get("background")
+    if background not in (None, "auto") and not (_is_real(background) and background > 0):
+        allowed = "'auto', 'none'" if flags else "'auto', None"
+        raise InputError(
+            f"{name('background')} must be {allowed} or a positive blur std in pixels, "
+            f"got {background!r}"
+        )
     normalize = get("normalize")
     if normalize not in (None, "image", "patch"):
         raise InputError(f"{name('normalize')} must be 'image', 'patch' or None, got {normalize!r}")
