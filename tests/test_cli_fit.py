@@ -152,3 +152,13 @@ def test_fit_end_to_end_writes_every_output(tmp_path):
     assert res.maps.pixel_size == pytest.approx(0.02) and res.maps.unit == "nm"
     assert len(res.history["loss"]) == 2 and np.isfinite(res.history["loss"]).all()
     assert json.loads((out / "run.json").read_text())["seed"] == 0
+
+
+def test_the_top_level_help_is_plain_text_and_fit_takes_a_series(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "``" not in out and ":mod:" not in out
+    assert "shiftvae fit IMAGE --out DIR" in out
+    assert "on one image" not in out and "series" in out

@@ -17,6 +17,10 @@ from shiftvae._version import __version__
 from shiftvae.errors import ShiftVAEError
 
 COMMANDS = ("demo", "fit", "fit-many", "sweep", "tune", "reproduce")
+DESCRIPTION = (
+    "Order-parameter maps of atomically resolved images (STEM, STM, AFM) from a "
+    "shift-invariant VAE, without labels.  Start with: shiftvae fit IMAGE --out DIR"
+)
 EXIT_USAGE = 2
 
 
@@ -28,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="shiftvae", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="shiftvae", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"shiftvae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
