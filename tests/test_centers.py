@@ -12,10 +12,10 @@ from shiftvae.data.centers import (
     check_lattice_option,
     cut_patches,
     lattice_centers,
-    refine_maxima,
 )
 from shiftvae.data.lattice import Lattice, estimate_lattice
 from shiftvae.errors import InputError
+from shiftvae.lattice.peaks import refine_maxima
 
 A = np.array([[1.5, 19.0], [17.5, -2.0]])  # slightly rotated, oblique 19 x 17.6 px cell
 ORIGIN = np.array([10.3, 7.6])

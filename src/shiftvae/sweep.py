@@ -34,6 +34,8 @@ from shiftvae.errors import InputError
 from shiftvae.executors import Runner, finished, lost_sentence, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
 from shiftvae.report.outdir import write_csv_atomic
+from shiftvae.report.sweep_report import write_sweep_report
+from shiftvae.runs.records import best_record, copy_run, run_name
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,6 @@ LEADING_FIELDS = ["name", "beta_start", "beta_end", "status", "physicality"]
 TRAILING_FIELDS = ["final_loss", "final_reconstruction", "final_kl", "train_s", "error"]
 # Settings that may differ between a run and a resumed sweep without changing the result.
 _IGNORED_ON_RESUME = ("beta_start", "beta_end", "device")
-
-
-def run_name(beta_start: float, beta_end: float) -> str:
-    return f"bs{beta_start:g}_be{beta_end:g}"
 
 
 def check_betas(values: Any, name: str) -> list[float]:
@@ -363,25 +361,6 @@ def sweep(
     return records
 
 
-def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The successful run with the highest physicality (None if all failed)."""
-    ok = [
-        r
-        for r in records
-        if r.get("status") == "ok"
-        and r.get("physicality") is not None
-        and math.isfinite(float(r["physicality"]))
-    ]
-    return max(ok, key=lambda r: float(r["physicality"])) if ok else None
-
-
-def copy_run(src: Path, dst: Path) -> None:
-    """Replace ``dst`` by a copy of the run folder ``src``."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst)
-
-
 def write_sweep_outputs(
     out: Path, records: list[dict[str, Any]], starts, ends
 ) -> dict[str, Any] | None:
@@ -389,8 +368,6 @@ def write_sweep_outputs(
 
     Returns the best record, or None when every run failed (the report then lists the errors).
     """
-    from shiftvae.report.sweep_report import write_sweep_report
-
     best = best_record(records)
     if best is not None:
         copy_run(out / "runs" / best["name"], out / "best")

@@ -28,15 +28,21 @@ import numpy as np
 from shiftvae.errors import InputError, missing_extra
 from shiftvae.executors import Runner, open_runner
 from shiftvae.pipeline import FitConfig, resolve_geometry
+from shiftvae.report.tune_report import write_tune_outputs
+from shiftvae.runs.records import (  # noqa: F401  re-exported: tune's names as before
+    BETA_RANGE,
+    INTERRUPTED,
+    best_trial,
+    trainings_to_reach,
+    was_trained,
+)
 from shiftvae.sweep import as_image, comparable_config, read_record, run_name, train_one
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
-BETA_RANGE = (0.1, 10.0)
 STUDY_NAME = "shiftvae-beta"
 N_STARTUP_TRIALS = 4  # random trials before the Gaussian-process model takes over
 _SETTINGS_ATTR = "shiftvae_settings"
-INTERRUPTED = "interrupted"  # error of a trial whose training never finished
 
 
 # record fields that are the trial's own params, state or value, not user attributes
@@ -304,8 +310,6 @@ def tune(
         log.info("the study already has %d completed trials", len(completed(study)))
     records = trial_records(study)
     if report:
-        from shiftvae.report.tune_report import write_tune_outputs
-
         label = "study.db (SQLite) in this folder" if own_storage else redact(storage)
         write_tune_outputs(out, records, grid_value, label)
     return records
@@ -423,30 +427,6 @@ def trial_records(study) -> list[dict[str, Any]]:
             rec["error"] = attrs.get("error") or INTERRUPTED
         out.append(rec)
     return out
-
-
-def best_trial(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ok = [r for r in records if r["status"] == "ok"]
-    return max(ok, key=lambda r: r["physicality"]) if ok else None
-
-
-def was_trained(record: dict[str, Any]) -> bool:
-    """Whether a trial record stands for a training (finished, or failed on its own)."""
-    return record.get("error") != INTERRUPTED
-
-
-def trainings_to_reach(
-    records: list[dict[str, Any]], target: float, tol: float = 0.05
-) -> int | None:
-    """How many trainings (trials in order, failed ones included) it took to come within
-    ``tol`` of ``target``; None if none did.  Trials of a driver that was stopped before their
-    training finished were not trainings and do not count."""
-    ran = [r for r in records if was_trained(r)]
-    for i, r in enumerate(sorted(ran, key=lambda r: r["trial"]), start=1):
-        value = r.get("physicality")
-        if r.get("status") == "ok" and value is not None and value >= (1 - tol) * target:
-            return i
-    return None
 
 
 def grid_best(path: str | Path | os.PathLike) -> float:

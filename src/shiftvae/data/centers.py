@@ -18,24 +18,22 @@ Centres are (row, col) float64 pixels, sorted by row, then column.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
 
+from shiftvae.data.lattice import Lattice
 from shiftvae.data.patches import _positive_int
 from shiftvae.data.validate import check_image
 from shiftvae.errors import InputError
-
-if TYPE_CHECKING:  # lattice.py imports refine_maxima from here
-    from shiftvae.data.lattice import Lattice
+from shiftvae.lattice.peaks import refine_maxima
 
 __all__ = [
     "atom_centers",
     "check_lattice_option",
     "cut_patches",
     "lattice_centers",
-    "refine_maxima",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,8 +71,6 @@ def check_lattice_option(lattice: Lattice, image_shape: tuple[int, int]) -> None
     ...
     shiftvae.errors.InputError: lattice period |a1| = 1.5 px is below 2 px
     """
-    from shiftvae.data.lattice import Lattice
-
     if not isinstance(lattice, Lattice):
         raise InputError(f"lattice must be a shiftvae Lattice, got {type(lattice).__name__}")
     rows, cols = (int(s) for s in image_shape)
@@ -348,43 +344,3 @@ def _check_centers(centers, image_shape, window) -> np.ndarray:
             f"{image_shape[0]} x {image_shape[1]} px image ({bad.size} centre(s) do not)"
         )
     return arr
-
-
-def refine_maxima(smooth: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Sub-pixel (row, col) of local maxima by a least-squares quadratic on their 3 x 3.
-
-    Parameters
-    ----------
-    smooth : ndarray (rows, cols)
-        A smooth image (e.g. Gaussian-filtered).
-    pixels : ndarray (N, 2) of int
-        Maxima, at least one pixel away from the border.
-
-    Returns
-    -------
-    ndarray (N, 2), float64
-        Positions, each within one pixel of its input (offsets clipped to +-1; a pixel whose
-        quadratic has no maximum stays where it is).
-
-    Examples
-    --------
-    >>> r, c = np.mgrid[0:9, 0:9]
-    >>> img = np.exp(-((r - 4.3) ** 2 + (c - 3.8) ** 2) / 8)
-    >>> refine_maxima(img, np.array([[4, 4]])).round(1).tolist()
-    [[4.3, 3.8]]
-    """
-    pixels = np.asarray(pixels, dtype=np.intp).reshape(-1, 2)
-    d = np.arange(-1, 2)
-    z = smooth[pixels[:, 0, None, None] + d[:, None], pixels[:, 1, None, None] + d[None, :]]
-    # least-squares z = c + g . x + x' H x / 2 on the 3 x 3 neighbourhood
-    g_row = (z[:, 2, :].sum(1) - z[:, 0, :].sum(1)) / 6
-    g_col = (z[:, :, 2].sum(1) - z[:, :, 0].sum(1)) / 6
-    h_rr = (z[:, 0, :].sum(1) + z[:, 2, :].sum(1) - 2 * z[:, 1, :].sum(1)) / 3
-    h_cc = (z[:, :, 0].sum(1) + z[:, :, 2].sum(1) - 2 * z[:, :, 1].sum(1)) / 3
-    h_rc = (z[:, 2, 2] - z[:, 2, 0] - z[:, 0, 2] + z[:, 0, 0]) / 4
-    det = h_rr * h_cc - h_rc**2
-    peak = (h_rr < 0) & (det > 0)  # a true maximum of the quadratic
-    safe = np.where(peak, det, 1.0)
-    off_row = np.where(peak, (-h_cc * g_row + h_rc * g_col) / safe, 0.0)
-    off_col = np.where(peak, (h_rc * g_row - h_rr * g_col) / safe, 0.0)
-    return pixels + np.clip(np.stack([off_row, off_col], axis=1), -1.0, 1.0)

@@ -34,9 +34,9 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import ndimage
 
-from shiftvae.data.centers import refine_maxima
 from shiftvae.data.patches import _as_image_array, _central_crop
 from shiftvae.errors import InputError
+from shiftvae.lattice.peaks import refine_maxima
 from shiftvae.lattice.superlattice import double_if_local
 from shiftvae.types import Image
 

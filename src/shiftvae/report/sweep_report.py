@@ -12,12 +12,12 @@ import numpy as np
 
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
+from shiftvae.results import load_results
+from shiftvae.runs.records import run_name
 
 
 def physicality_grid(records: list[dict[str, Any]], starts, ends) -> np.ndarray:
     """(len(starts), len(ends)) array of physicality, NaN where a run failed."""
-    from shiftvae.sweep import run_name
-
     grid = np.full((len(starts), len(ends)), np.nan)
     index = {run_name(float(r["beta_start"]), float(r["beta_end"])): r for r in records}
     for i, s in enumerate(starts):
@@ -96,9 +96,6 @@ def overview_figure(grid: np.ndarray, starts, ends, panels: list[dict[str, Any]]
 
 def write_sweep_report(out: Path, records, starts, ends, runs_dir: Path, best: dict | None) -> Path:
     """figures/physicality_heatmap.png, grid.json and report.html in ``out``."""
-    from shiftvae.results import load_results
-    from shiftvae.sweep import run_name
-
     grid = physicality_grid(records, starts, ends)
     fig_dir = out / "figures"
     panels = []

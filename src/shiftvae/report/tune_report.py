@@ -12,6 +12,7 @@ import numpy as np
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
 from shiftvae.report.outdir import write_csv_atomic
+from shiftvae.runs.records import BETA_RANGE, best_trial, copy_run, trainings_to_reach, was_trained
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def history_figure(records: list[dict[str, Any]], grid: float | None):
 def trials_figure(records: list[dict[str, Any]]):
     """Where the trials went in (beta_start, beta_end), coloured by physicality."""
     import matplotlib.pyplot as plt
-
-    from shiftvae.tune import BETA_RANGE, best_trial
 
     fig, ax = plt.subplots(figsize=(4.8, 4.0))
     ok = [r for r in records if r["status"] == "ok"]
@@ -95,9 +94,6 @@ def write_tune_outputs(
     out: Path, records: list[dict[str, Any]], grid: float | None, storage: str
 ) -> dict[str, Any]:
     """tune.csv, tune.json, best/, figures and report.html in ``out``; returns the summary."""
-    from shiftvae.sweep import copy_run
-    from shiftvae.tune import best_trial, trainings_to_reach, was_trained
-
     write_tune_csv(out / "tune.csv", records)
     best = best_trial(records)
     n_ok = sum(r["status"] == "ok" for r in records)

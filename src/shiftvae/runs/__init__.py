@@ -1,0 +1,1 @@
+"""Runs of many fits: their records, shared by the runners and their reports."""
