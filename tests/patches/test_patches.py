@@ -20,7 +20,7 @@ from shiftvae.data.patches import (
 from shiftvae.errors import InputError
 from shiftvae.types import Encoding, Image
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def gaussian_lattice(size, period, angle_deg=0.0, noise=0.0, seed=0):

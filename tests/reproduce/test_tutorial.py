@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SHARED_DATA
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "tutorial.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "tutorial.ipynb"
 
 
 def test_the_tutorial_is_stored_without_outputs():

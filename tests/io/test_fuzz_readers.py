@@ -16,7 +16,7 @@ import pytest
 from conftest import shared_file
 from shiftvae.data.io import read_image
 
-HARNESS = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_readers.py"
+HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_readers.py"
 
 
 @pytest.fixture(scope="module")

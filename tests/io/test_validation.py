@@ -24,7 +24,7 @@ import shiftvae as sv
 from shiftvae.cli import main
 from shiftvae.errors import ShiftVAEError
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
 FAST = ["--phases", "none", "--device", "cpu"]
 GRID = ["--window", "8", "--step", "4"]  # unless a case gives its own options
 FAST_CONFIG = {"window": 8, "step": 4, "phases": None, "device": "cpu", "epochs": 1}
