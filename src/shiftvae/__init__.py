@@ -28,6 +28,7 @@ from shiftvae.errors import (
     ShiftVAEError,
     TrainingDivergedError,
 )
+from shiftvae.geometry import Geometry
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import FitConfig, FitResult, fit_image
 from shiftvae.report.fit_outputs import save_results
@@ -45,6 +46,7 @@ __all__ = [
     "Encoding",
     "FitConfig",
     "FitResult",
+    "Geometry",
     "History",
     "Image",
     "InputError",

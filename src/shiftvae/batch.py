@@ -110,10 +110,10 @@ def fit_one(
             write_outputs(tmp, result, tic)
             record.update(
                 status="ok",
-                window=geo["window"],
-                step=geo["step"],
-                position=geo["position"],
-                decoder=geo["decoder"],
+                window=geo.window,
+                step=geo.step,
+                position=geo.position,
+                decoder=geo.decoder,
                 physicality=round(float(result.metrics["physicality"]), 4),
                 train_s=round(result.timings.get("train", 0.0), 2),
                 seconds=round(time.perf_counter() - tic, 2),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,98 @@ FREQUENCY_PER_PERIOD = 2.0  # auto coord_frequency: twice the lattice periods pe
 AUTO_STEPS = 2500  # epochs="auto": at least this many optimisation steps ...
 AUTO_EPOCHS = (50, 400)  # ... within these bounds on the number of epochs
 LATTICE_TOLERANCE = 0.03  # relative difference of lattice vectors accepted across images
+
+
+@dataclass(frozen=True, eq=False)
+class Geometry(Mapping):
+    """Everything a fit decided about its image: grid, lattice, model parts and schedule.
+
+    Built once per source: :func:`resolve_geometry` (from an image and a config),
+    :meth:`from_model` (what a saved model recorded), :meth:`on_image` (the same geometry
+    with the lattice placed on another image), and :meth:`from_dict` (``results.h5``,
+    ``run.json``).  :meth:`as_dict` writes the keys those files have always had, so files
+    written before this class load and files written now read as before.  It also reads as
+    that mapping (``geometry["window"]``) for code written against it.
+    """
+
+    window: int
+    step: int
+    binning: int = 1
+    period_px: float | None = None
+    lattice: Lattice | None = None
+    # files written before the lattice model name none of these: they were the paper's model
+    position: str = "gaussian"
+    decoder: str = "coordinate"
+    encoder: str = "mlp"
+    coord_frequency: float | None = None
+    centers: str = "grid"
+    rotation: int = 0
+    ring_period: float | None = None
+    motif_lattice: tuple[tuple[float, float], tuple[float, float]] | None = None
+    background: float | None = None  # px; None: the image is kept (and models saved before)
+    likelihood: str | None = None  # None: a model saved before, which recorded no choice
+    epochs: int | None = None
+    series: tuple[str, ...] | None = None
+    transfer: bool = False
+
+    _OPTIONAL = ("epochs", "series", "transfer")  # written only when set, as before
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready mapping of ``results.h5`` and ``run.json`` (lists, floats)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in self._OPTIONAL and not value:
+                continue
+            if f.name == "lattice" and value is not None:
+                value = value.as_dict()
+            elif f.name in ("motif_lattice", "series") and value is not None:
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Geometry:
+        """The geometry of :meth:`as_dict`, or of a file written before (missing keys take
+        their defaults; unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        if kwargs.get("lattice") is not None:
+            kwargs["lattice"] = Lattice.from_dict(kwargs["lattice"])
+        if kwargs.get("motif_lattice") is not None:
+            kwargs["motif_lattice"] = tuple(tuple(map(float, v)) for v in kwargs["motif_lattice"])
+        if kwargs.get("series") is not None:
+            kwargs["series"] = tuple(kwargs["series"])
+        kwargs["rotation"] = int(kwargs.get("rotation") or 0)
+        kwargs["transfer"] = bool(kwargs.get("transfer", False))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_model(cls, metadata: Mapping[str, Any]) -> Geometry:
+        """The geometry a model trained by ``fit`` recorded in its metadata (the frames of a
+        series it was trained on stay with the model)."""
+        return replace(cls.from_dict(metadata), series=None)
+
+    def on_image(self, image: Image, against: str, advice: str) -> Geometry:
+        """This geometry with its lattice placed on ``image`` (see :func:`relocate_lattice`);
+        itself when its patches do not follow a lattice's origin (none, or a posed fit)."""
+        if self.lattice is None or self.rotation:
+            return self
+        return replace(self, lattice=relocate_lattice(image, self.lattice, against, advice))
+
+    def with_(self, **changes: Any) -> Geometry:
+        """A copy with ``changes`` (the record is frozen)."""
+        return replace(self, **changes)
+
+    # read as the mapping of as_dict, for code written against the dict
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
 
 
 def resolve_lattice(image: Image, config: FitConfig) -> Lattice | None:
@@ -104,7 +198,7 @@ def resolve_model(config: FitConfig, lattice: Lattice | None, bare: bool = False
     }
 
 
-def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
+def resolve_geometry(image: Image, config: FitConfig) -> Geometry:
     """Window, step and binning in original pixels, the lattice and the model's parts."""
     lattice = resolve_lattice(image, config)
     posed = _posed(config)
@@ -161,20 +255,22 @@ def resolve_geometry(image: Image, config: FitConfig) -> dict[str, Any]:
         step = int(config.step)
         while step % binning:  # the given step must be a whole number of binned pixels
             binning -= 1
-    return {
-        "window": int(window),
-        "step": int(step),
-        "binning": binning,
-        "period_px": period,
-        "lattice": None if lattice is None else lattice.as_dict(),
+    return Geometry(
+        window=int(window),
+        step=int(step),
+        binning=binning,
+        period_px=period,
+        lattice=lattice,
         **parts,
-        "coord_frequency": resolve_coord_frequency(config, window, period, image),
-        "centers": resolve_centers(config, None if posed else lattice, image.data.shape, window),
-        "rotation": order,
-        "ring_period": ring,
-        "motif_lattice": None if motif_lattice is None else motif_lattice.tolist(),
+        coord_frequency=resolve_coord_frequency(config, window, period, image),
+        centers=resolve_centers(config, None if posed else lattice, image.data.shape, window),
+        rotation=order,
+        ring_period=ring,
+        motif_lattice=None
+        if motif_lattice is None
+        else tuple(tuple(map(float, v)) for v in motif_lattice),
         **resolve_signal(config, None if posed else lattice, image.data.shape),
-    }
+    )
 
 
 BACKGROUND_PERIODS = 8.0  # the "auto" background blur, in lattice periods
@@ -353,16 +449,18 @@ def auto_epochs(n_patches: int, batch_size: int) -> int:
 
 def relocate_lattice(
     image: Image,
-    trained: dict[str, Any] | None,
+    trained: Lattice | dict[str, Any] | None,
     against: str = "the model's",
     advice: str = "fit this image instead",
-) -> dict[str, Any]:
-    """The lattice ``trained`` (a :meth:`Lattice.as_dict`) placed on ``image``: the same
+) -> Lattice:
+    """The lattice ``trained`` (or its :meth:`Lattice.as_dict`) placed on ``image``: the same
     vectors at the origin found in ``image``, whose own vectors must agree within 3% (else
     an InputError comparing them with ``against`` and ending with ``advice``)."""
     if trained is None:
         raise InputError("the patches follow a lattice, but none was stored")
-    vectors = np.asarray(trained["vectors"], dtype=np.float64)
+    if not isinstance(trained, Lattice):
+        trained = Lattice.from_dict(trained)
+    vectors = trained.vectors
     try:
         found = estimate_lattice(image)
     except NoLatticeError as exc:
@@ -381,4 +479,4 @@ def relocate_lattice(
             f"{LATTICE_TOLERANCE:.0%}: {advice}"
         )
     # the model's vectors, at the new image's origin
-    return Lattice(vectors, found.origin, found.confidence).as_dict()
+    return Lattice(vectors, found.origin, found.confidence)

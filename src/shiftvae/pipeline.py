@@ -37,6 +37,7 @@ from shiftvae.geometry import (  # noqa: F401  re-exported: the names users impo
     MIN_AUTO_PATCHES,
     MIN_BEAT,
     NO_LATTICE_WINDOW,
+    Geometry,
     auto_epochs,
     auto_step,
     resolve_geometry,
@@ -135,7 +136,7 @@ class FitResult:
     config: FitConfig
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    geometry: dict[str, Any] = field(default_factory=dict)
+    geometry: Geometry | None = None
 
 
 def bin_image(image: Image, factor: int) -> Image:
@@ -212,13 +213,11 @@ def fit_image(
     geo = resolve_geometry(image, config)
     patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
-    geo["epochs"] = fit_epochs(len(patches), config)
+    geo = geo.with_(epochs=fit_epochs(len(patches), config))
     model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
-    train_model(
-        model, patches, geo["epochs"], config, progress, checkpoint, resume, checkpoint_every
-    )
+    train_model(model, patches, geo.epochs, config, progress, checkpoint, resume, checkpoint_every)
     timings["train"] = time.perf_counter() - tic
     tic = time.perf_counter()
     encoding, maps = encode_and_map(model, patches, geo, config)
@@ -274,11 +273,11 @@ def patch_noise(data: np.ndarray, config: FitConfig) -> float:
 
 
 def build_model(
-    patch_shape: tuple[int, ...], geo: dict[str, Any], config: FitConfig, noise: float = 0.1
+    patch_shape: tuple[int, ...], geo: Geometry, config: FitConfig, noise: float = 0.1
 ) -> ShiftVAE:
     """The (untrained) model of a fit: the config's network with the geometry's parts, and
     ``noise`` the std of a Gaussian likelihood."""
-    likelihood = geo.get("likelihood", config.likelihood)
+    likelihood = geo.likelihood or config.likelihood
     log.info(
         "%s likelihood%s",
         likelihood,
@@ -287,36 +286,36 @@ def build_model(
     return ShiftVAE(
         patch_shape,
         latent_dim=config.latent_dim,
-        shift=config.shift and geo["position"] != "none",
+        shift=config.shift and geo.position != "none",
         shift_scale=config.shift_scale,
         likelihood=likelihood,
         gaussian_std=noise,
         hidden=config.hidden,
         decoder_hidden=config.decoder_hidden,
-        encoder=geo["encoder"],
-        coord_frequency=geo["coord_frequency"],
-        position="gaussian" if geo["position"] == "none" else geo["position"],
-        decoder=geo["decoder"],
-        lattice=_patch_lattice(geo, geo["binning"]),
-        rotation=geo.get("rotation") or None,
+        encoder=geo.encoder,
+        coord_frequency=geo.coord_frequency,
+        position="gaussian" if geo.position == "none" else geo.position,
+        decoder=geo.decoder,
+        lattice=_patch_lattice(geo, geo.binning),
+        rotation=geo.rotation or None,
         scale=config.scale,
-        period=None if geo.get("ring_period") is None else geo["ring_period"] / geo["binning"],
+        period=None if geo.ring_period is None else geo.ring_period / geo.binning,
         seed=config.seed,
     )
 
 
-def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patches:
+def image_patches(image: Image, geo: Geometry, config: FitConfig) -> Patches:
     """The patches of ``image`` for a resolved geometry (window, step, binning, centres,
     lattice), centres in pixels of the original image."""
-    b = geo["binning"]
+    b = geo.binning
     work = bin_image(image, b)
-    if geo.get("background"):  # models saved before it have no key: their image is kept
-        work = replace(work, data=remove_background(work.data, geo["background"] / b))
-    if geo["centers"] == "grid":
+    if geo.background:  # None for models saved before it: their image is kept
+        work = replace(work, data=remove_background(work.data, geo.background / b))
+    if geo.centers == "grid":
         patches = extract_patches(
             work,
-            window=max(2, geo["window"] // b),
-            step=max(1, geo["step"] // b),
+            window=max(2, geo.window // b),
+            step=max(1, geo.step // b),
             normalize=config.normalize,
         )
     else:
@@ -325,8 +324,8 @@ def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patch
     check_patches(patches.data)
     if len(patches) < 2:
         raise InputError(
-            f"only {len(patches)} patch fits the image with window {geo['window']} "
-            f"and step {geo['step']}: use a smaller window or step"
+            f"only {len(patches)} patch fits the image with window {geo.window} "
+            f"and step {geo.step}: use a smaller window or step"
         )
     log.info(
         "%d patches of %d x %d px (grid %d x %d, binning %d)",
@@ -339,16 +338,16 @@ def image_patches(image: Image, geo: dict[str, Any], config: FitConfig) -> Patch
 
 
 def encode_and_map(
-    model: ShiftVAE, patches: Patches, geo: dict[str, Any], config: FitConfig
+    model: ShiftVAE, patches: Patches, geo: Geometry, config: FitConfig
 ) -> tuple[Encoding, LatentMaps]:
     """Encode the patches and place the latents, shifts and lattice phases on their grid."""
-    b = geo["binning"]
+    b = geo.binning
     encoding = model.encode(patches)
     encoding.shift_mean *= b  # shifts in pixels of the original image
     encoding.shift_std *= b
     maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
-    if maps.lattice_phase is not None and geo["lattice"] is not None and not geo.get("rotation"):
-        phase = geometric_phase(encoding.phase_mean, patches.centers, geo["lattice"]["vectors"])
+    if maps.lattice_phase is not None and geo.lattice is not None and not geo.rotation:
+        phase = geometric_phase(encoding.phase_mean, patches.centers, geo.lattice.vectors)
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
     reg = model.registration_
     if reg is not None and len(reg.branch) == len(patches):
@@ -375,17 +374,17 @@ def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] 
     }
 
 
-def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig) -> Patches:
+def _lattice_patches(work: Image, geo: Geometry, b: int, config: FitConfig) -> Patches:
     """Patches centred on the lattice sites (or atom columns), one per cell, of ``work``."""
-    if geo["lattice"] is None:
+    if geo.lattice is None:
         raise InputError(
-            f"centers={geo['centers']!r} needs a lattice, and none was found or given; "
+            f"centers={geo.centers!r} needs a lattice, and none was found or given; "
             "use centers='grid' or give the lattice vectors (--lattice)"
         )
-    lattice = Lattice.from_dict(geo["lattice"])
+    lattice = geo.lattice
     binned = Lattice(lattice.vectors / b, (lattice.origin - (b - 1) / 2) / b, lattice.confidence)
-    window = max(2, geo["window"] // b)
-    grid = lattice_patch_grid(work.data, binned, window, geo["centers"])  # (rows, cols, 2)
+    window = max(2, geo.window // b)
+    grid = lattice_patch_grid(work.data, binned, window, geo.centers)  # (rows, cols, 2)
     scaled = scale_image(work.data, config.normalize, CLIP_PERCENTILES)
     data = cut_patches(scaled, grid.reshape(-1, 2), window)
     if config.normalize == "patch":
@@ -404,36 +403,25 @@ def _lattice_patches(work: Image, geo: dict[str, Any], b: int, config: FitConfig
     )
 
 
-def _patch_lattice(geo: dict[str, Any], binning: int) -> np.ndarray | None:
+def _patch_lattice(geo: Geometry, binning: int) -> np.ndarray | None:
     """The lattice vectors in pixels of the (binned) patches, when the model uses them;
     without a lattice the Fourier coder's cell is the window itself."""
-    if geo.get("motif_lattice") is not None:  # rotation: the lattice of the motif's frame
-        return np.asarray(geo["motif_lattice"], dtype=np.float64) / binning
-    if geo["position"] != "torus" and "lattice" not in (geo["decoder"], geo["encoder"]):
+    if geo.motif_lattice is not None:  # rotation: the lattice of the motif's frame
+        return np.asarray(geo.motif_lattice, dtype=np.float64) / binning
+    if geo.position != "torus" and "lattice" not in (geo.decoder, geo.encoder):
         return None
-    if geo["lattice"] is None:
-        return np.eye(2) * max(2, geo["window"] // binning)
-    return np.asarray(geo["lattice"]["vectors"], dtype=np.float64) / binning
+    if geo.lattice is None:
+        return np.eye(2) * max(2, geo.window // binning)
+    return geo.lattice.vectors / binning
 
 
-def geometry_metadata(image: Image, patches: Patches, geo: dict, config: FitConfig) -> dict:
+def geometry_metadata(image: Image, patches: Patches, geo: Geometry, config: FitConfig) -> dict:
     """What a checkpoint needs to rebuild maps: grid, image, calibration, schedule, seed."""
+    saved = geo.as_dict()
+    keys = ("window", "step", "binning", "epochs", "coord_frequency", "lattice", "position")
+    keys += ("decoder", "encoder", "centers", "rotation", "ring_period", "motif_lattice")
     return {
-        "window": geo["window"],
-        "step": geo["step"],
-        "binning": geo["binning"],
-        "epochs": geo["epochs"],
-        "coord_frequency": geo["coord_frequency"],
-        "lattice": geo["lattice"],
-        "position": geo["position"],
-        "decoder": geo["decoder"],
-        "encoder": geo["encoder"],
-        "centers": geo["centers"],
-        "rotation": geo.get("rotation", 0),
-        "ring_period": geo.get("ring_period"),
-        "motif_lattice": geo.get("motif_lattice"),
-        "background": geo.get("background"),
-        "likelihood": geo.get("likelihood"),
+        **{k: saved.get(k) for k in (*keys, "background", "likelihood")},
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -33,6 +33,7 @@ import numpy as np
 
 from shiftvae._version import __version__
 from shiftvae.errors import ReaderError
+from shiftvae.geometry import Geometry
 from shiftvae.types import Encoding, Image, LatentMaps
 
 ENCODING_KEYS = (
@@ -191,7 +192,7 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
     e.attrs.update(
         {
             "config": json.dumps(result.config.as_dict()),
-            "geometry": json.dumps(result.geometry),
+            "geometry": json.dumps(dict(result.geometry)),
             "metrics": json.dumps(result.metrics),
             "grid_shape": list(maps.z.shape[1:]),
             "step": maps.step,
@@ -211,7 +212,7 @@ class Results:
     maps: LatentMaps
     image: Image
     config: dict[str, Any]
-    geometry: dict[str, Any]
+    geometry: Geometry
     metrics: dict[str, Any]
     history: dict[str, np.ndarray]
     folder: Path = field(default_factory=Path)
@@ -282,11 +283,11 @@ def load_results(out_dir: str | Path) -> Results:
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}
             config = json.loads(a["config"])
-            geometry = json.loads(a["geometry"])
+            geometry = Geometry.from_dict(json.loads(a["geometry"]))
             metrics = json.loads(a["metrics"])
     except ReaderError:
         raise
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
     return Results(enc, maps, image, config, geometry, metrics, history, folder)
 

@@ -22,7 +22,7 @@ import numpy as np
 from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError
-from shiftvae.geometry import relocate_lattice, resolve_geometry
+from shiftvae.geometry import resolve_geometry
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.pipeline import (
     FitConfig,
@@ -91,12 +91,9 @@ def fit_images(
     geo = resolve_geometry(frames[0], config)
     geos, patches = [], []
     for frame in frames:
-        g = dict(geo)
-        # its origin, same vectors (a fit with rotation cuts the square grid: no lattice)
-        if geo["lattice"] is not None and frame is not frames[0] and not geo["rotation"]:
-            g["lattice"] = relocate_lattice(
-                frame, geo["lattice"], "that of the first image", "fit the images separately"
-            )
+        g = geo  # other frames: its origin, same vectors (a posed fit has no lattice to move)
+        if frame is not frames[0]:
+            g = geo.on_image(frame, "that of the first image", "fit the images separately")
         geos.append(g)
         patches.append(image_patches(frame, g, config))
     shapes = {p.data.shape[1:] for p in patches}
@@ -105,9 +102,9 @@ def fit_images(
     data = np.concatenate([p.data for p in patches])
     timings = {"patches": time.perf_counter() - tic}
     epochs = fit_epochs(len(data), config)
-    for g in geos:
-        g["epochs"] = epochs
-        g["series"] = [f.source for f in frames]
+    names = tuple(f.source for f in frames)
+    geos = [g.with_(epochs=epochs, series=names) for g in geos]
+    geo = geo.with_(epochs=epochs)
     model = build_model(data.shape[1:], geo, config, patch_noise(data, config))
     model.metadata.update(geometry_metadata(frames[0], patches[0], geos[0], config))
     model.metadata["series"] = [f.source for f in frames]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.errors import InputError
-from shiftvae.geometry import relocate_lattice
+from shiftvae.geometry import Geometry
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import (
     FitConfig,
@@ -59,15 +59,7 @@ def transfer_image(
     image = as_image(image)
     tic = time.perf_counter()
     config = _config(meta["config"])
-    geo = {
-        key: meta.get(key)
-        for key in ("window", "step", "binning", "epochs", "coord_frequency", "lattice")
-    }
-    geo.update({k: meta[k] for k in ("position", "decoder", "encoder", "centers")})
-    extra = ("rotation", "ring_period", "motif_lattice", "background", "likelihood")
-    geo.update({k: meta.get(k) for k in extra})
-    if geo["lattice"] is not None and not geo["rotation"]:  # the image's origin, same vectors
-        geo["lattice"] = relocate_lattice(image, geo["lattice"])
+    geo = Geometry.from_model(meta).on_image(image, "the model's", "fit this image instead")
     patches = image_patches(image, geo, config)
     if tuple(patches.data.shape[1:]) != tuple(model.data_shape):
         raise InputError(
@@ -79,8 +71,8 @@ def transfer_image(
     encoding, maps = encode_and_map(model, patches, geo, config)
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
-    geo["transfer"] = True
-    geo["period_px"] = None if geo["lattice"] is None else min(geo["lattice"]["periods"])
+    period = None if geo.lattice is None else float(geo.lattice.periods.min())
+    geo = geo.with_(transfer=True, period_px=period)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
 
 

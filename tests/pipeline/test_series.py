@@ -110,8 +110,8 @@ def test_a_lattice_found_with_a_reversed_or_swapped_vector_is_the_same_lattice(
     monkeypatch.setattr(geometry, "estimate_lattice", lambda image: found)
     image = sv.Image(np.zeros((64, 64), np.float32), None, "px", "frame 1")
     placed = geometry.relocate_lattice(image, trained.as_dict())
-    np.testing.assert_allclose(placed["vectors"], trained.vectors)  # the model's vectors ...
-    np.testing.assert_allclose(placed["origin"], [5.0, 6.0])  # ... at the frame's origin
+    np.testing.assert_allclose(placed.vectors, trained.vectors)  # the model's vectors ...
+    np.testing.assert_allclose(placed.origin, [5.0, 6.0])  # ... at the frame's origin
     longer = Lattice(trained.vectors * 1.1, np.zeros(2), 0.9)
     monkeypatch.setattr(geometry, "estimate_lattice", lambda image: longer)
     with pytest.raises(sv.InputError, match="differs"):

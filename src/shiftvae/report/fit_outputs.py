@@ -68,7 +68,7 @@ def write_outputs(folder: Path, result, started: float) -> None:
                 result.config.seed,
                 timings,
                 config=result.config.as_dict(),
-                geometry=result.geometry,
+                geometry=result.geometry.as_dict(),
                 metrics=result.metrics,
                 image=result.image.source,
             ),

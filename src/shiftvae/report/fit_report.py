@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.manifold import latent_traversal
+from shiftvae.data.lattice import Lattice
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
 
@@ -36,9 +37,9 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
         out.append((figures.save(fig, fig_dir / f"{name}.png"), caption))
 
     add(
-        figures.image_with_grid(img.data, maps.centers, result.geometry["window"]),
+        figures.image_with_grid(img.data, maps.centers, result.geometry.window),
         "image_grid",
-        f"image with patch centres (orange) and one {result.geometry['window']} px window (red)",
+        f"image with patch centres (orange) and one {result.geometry.window} px window (red)",
     )
     names = [f"z{i + 1} (smoothness {s:.3f})" for i, s in enumerate(result.metrics["smoothness_z"])]
     add(
@@ -95,7 +96,7 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             ),
         )
     if maps.orientation is not None:
-        n = int(result.geometry.get("rotation") or 1)
+        n = int(result.geometry.rotation or 1)
         add(
             figures.orientation_map(
                 maps.orientation, n, img.data, ext, unit, image_extent=_image_extent(img)
@@ -151,15 +152,14 @@ def _first_layer(coord_frequency: float | None) -> str:
     return f"sine, up to {coord_frequency:.3g} cycles per patch side"
 
 
-def _lattice_text(lattice: dict | None, position: str | None) -> str:
+def _lattice_text(lattice: Lattice | None, position: str) -> str:
     if lattice is None and position == "none":
         return "none found: no position latent, Fourier coder over the window"
     if lattice is None:
         return "none (the paper's model)"
-    periods = ", ".join(f"{p:.2f}" for p in lattice["periods"])
+    periods = ", ".join(f"{p:.2f}" for p in lattice.periods)
     return (
-        f"periods {periods} px at {lattice['angle_deg']:.1f} deg, "
-        f"confidence {lattice['confidence']:.2f}"
+        f"periods {periods} px at {lattice.angle_deg:.1f} deg, confidence {lattice.confidence:.2f}"
     )
 
 
@@ -168,27 +168,27 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
     cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
     rows = [
         ["image", f"{img.data.shape[0]} x {img.data.shape[1]} px ({cal})"],
-        ["window / step / binning", f"{geo['window']} / {geo['step']} / {geo['binning']} px"],
-        ["estimated period", f"{geo['period_px']:.1f} px" if geo.get("period_px") else "n/a"],
-        ["lattice", _lattice_text(geo.get("lattice"), geo.get("position"))],
+        ["window / step / binning", f"{geo.window} / {geo.step} / {geo.binning} px"],
+        ["estimated period", f"{geo.period_px:.1f} px" if geo.period_px else "n/a"],
+        ["lattice", _lattice_text(geo.lattice, geo.position)],
         [
             "position / decoder / encoder",
-            " / ".join(str(geo.get(k, "n/a")) for k in ("position", "decoder", "encoder")),
+            " / ".join((geo.position, geo.decoder, geo.encoder)),
         ],
         [
             "patches (grid)",
             f"{len(result.patches)} ({result.maps.z.shape[1]} x {result.maps.z.shape[2]})",
         ],
         ["model", "shift-VAE" if cfg.shift else "VAE (no shift)"],
-        ["decoder first layer", _first_layer(geo.get("coord_frequency"))],
+        ["decoder first layer", _first_layer(geo.coord_frequency)],
         ["beta start -> end", f"{cfg.beta_start:g} -> {cfg.beta_end:g}"],
-        ["epochs", geo.get("epochs", cfg.epochs)],
+        ["epochs", geo.epochs or cfg.epochs],
         ["final loss", f"{m['final_loss']:.3f}"],
         ["physicality (best smoothness)", f"{m['physicality']:.4f}"],
         ["smoothness z", ", ".join(f"{s:.4f}" for s in m["smoothness_z"])],
         ["training time", f"{result.timings.get('train', 0):.1f} s"],
     ]
-    if geo.get("transfer"):
+    if geo.transfer:
         rows.append(["training", "none: encoded with a trained model (fit --transfer)"])
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])

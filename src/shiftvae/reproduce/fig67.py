@@ -47,8 +47,8 @@ def fit_config(image: Image, quick: bool, seed: int, opts: dict[str, Any]) -> Fi
     )
     geo = resolve_geometry(image, base)
     fraction = pick(quick, QUICK["step_fraction"], FULL["step_fraction"])
-    step = opts.get("step") or (geo["step"] if fraction is None else geo["window"] // fraction)
-    return replace(base, window=geo["window"], step=max(1, int(step)))
+    step = opts.get("step") or (geo.step if fraction is None else geo.window // fraction)
+    return replace(base, window=geo.window, step=max(1, int(step)))
 
 
 def _extent(result: FitResult) -> tuple[float, float, float, float]:
@@ -107,7 +107,7 @@ def result_numbers(result: FitResult) -> dict[str, Any]:
         "maps_finite": bool(np.isfinite(maps.z).all() and np.isfinite(maps.shift).all()),
         "latent_std": result.encoding.z_mean.std(axis=0).tolist(),
         "n_patches": len(result.patches),
-        "geometry": result.geometry,
+        "geometry": result.geometry.as_dict(),
         "timings_s": result.timings,
     }
 
