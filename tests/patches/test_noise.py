@@ -16,7 +16,7 @@ from shiftvae.data.alike_crystals import alike_sublattice_crystal
 from shiftvae.data.lattice import estimate_lattice
 from shiftvae.data.noise import NOISE_FLOOR, estimate_noise, remove_background
 from shiftvae.errors import InputError
-from shiftvae.geometry import BACKGROUND_PERIODS, resolve_signal
+from shiftvae.geometry import BACKGROUND_PERIODS, Geometry, resolve_signal
 from shiftvae.pipeline import FitConfig, fit_image, image_patches, resolve_geometry
 
 
@@ -77,8 +77,8 @@ def test_patches_lose_the_gradient_and_a_geometry_saved_without_the_key_keeps_it
     image, _ = alike_sublattice_crystal(size=192, seed=0)
     img = sv.Image(image, None, "px", "ramp")
     geo = resolve_geometry(img, FitConfig())
-    kept = dict(geo, background=None)
-    old = {k: v for k, v in geo.items() if k != "background"}  # a model.pt of before
+    kept = geo.with_(background=None)
+    old = Geometry.from_dict({k: v for k, v in geo.as_dict().items() if k != "background"})
     slopes = {}
     for name, g in (("removed", geo), ("kept", kept), ("old", old)):
         p = image_patches(img, g, FitConfig())
