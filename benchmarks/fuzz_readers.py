@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shiftvae.data.hdf5_probe import describe_exit
+from shiftvae.io.hdf5_probe import describe_exit
 
 SHARED_DM3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "mos2_se_implanted_adf.dm3"
 KINDS = ("truncate", "flip", "flip+truncate", "flip-tail")

@@ -15,7 +15,6 @@ from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.batch import fit_many
 from shiftvae.data import synthetic
-from shiftvae.data.io import read_image
 from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
@@ -29,6 +28,7 @@ from shiftvae.errors import (
     TrainingDivergedError,
 )
 from shiftvae.geometry import Geometry
+from shiftvae.io.readers import read_image
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import FitConfig, FitResult, fit_image
 from shiftvae.report.fit_outputs import save_results

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shiftvae.data.io import SUPPORTED_SUFFIXES
 from shiftvae.errors import InputError
 from shiftvae.executors import Runner, finished, lost_sentence, open_runner
+from shiftvae.io.readers import SUPPORTED_SUFFIXES
 from shiftvae.pipeline import FitConfig
 from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.series import expand_paths
@@ -89,8 +89,8 @@ def fit_one(
     ``status="failed"`` and the traceback in ``<folder>/error.txt``."""
     import torch
 
-    from shiftvae.data.io import read_image
-    from shiftvae.data.validate import fill_nan as fill_nan_pixels
+    from shiftvae.io.readers import read_image
+    from shiftvae.io.validate import fill_nan as fill_nan_pixels
     from shiftvae.pipeline import fit_image
     from shiftvae.report.fit_outputs import PLOT_LOCK, write_outputs
     from shiftvae.report.outdir import atomic_output_dir
@@ -190,7 +190,7 @@ def fit_many(
     list of dict
         One record per image, in order: ``status`` "ok" or "failed" and the summary's fields.
     """
-    from shiftvae.data.validate import check_fit_options
+    from shiftvae.io.validate import check_fit_options
 
     config = config or FitConfig()
     check_fit_options(config)

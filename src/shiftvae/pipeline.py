@@ -21,12 +21,10 @@ import numpy as np
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data.centers import cut_patches
-from shiftvae.data.hyperspy import is_signal, signal_images
 from shiftvae.data.lattice import Lattice
 from shiftvae.data.lattice_grid import lattice_patch_grid
 from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
-from shiftvae.data.validate import check_fit_options, check_image, check_patches
 from shiftvae.errors import InputError
 from shiftvae.geometry import (  # noqa: F401  re-exported: the names users import
     AUTO_EPOCHS,
@@ -42,6 +40,8 @@ from shiftvae.geometry import (  # noqa: F401  re-exported: the names users impo
     auto_step,
     resolve_geometry,
 )
+from shiftvae.io.hyperspy import is_signal, signal_images
+from shiftvae.io.validate import check_fit_options, check_image, check_patches
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
@@ -170,7 +170,7 @@ def as_image(image: Image | np.ndarray | str | Path) -> Image:
     if isinstance(image, Image):
         return image
     if isinstance(image, str | Path):
-        from shiftvae.data.io import read_image
+        from shiftvae.io.readers import read_image
 
         return read_image(image)
     if is_signal(image):  # HyperSpy: keep the signal axes' calibration

@@ -222,7 +222,7 @@ class Results:
         index): ``which`` is "z" (the conventional maps), "shift" (px), "orientation"
         (degrees) or "scale" (relative lattice parameter).  Needs HyperSpy
         (``pip install 'shiftvae[hyperspy]'``)."""
-        from shiftvae.data.hyperspy import maps_signal
+        from shiftvae.io.hyperspy import maps_signal
 
         return maps_signal(self.maps, self.image.source, which)
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.hyperspy import is_signal, signal_images
-from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError
 from shiftvae.geometry import resolve_geometry
+from shiftvae.io.hyperspy import is_signal, signal_images
+from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.pipeline import (
     FitConfig,

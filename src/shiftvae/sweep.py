@@ -73,10 +73,10 @@ def as_image(image: Any) -> Image:
     if isinstance(image, Image):
         return image
     if isinstance(image, str | os.PathLike):
-        from shiftvae.data.io import read_image
+        from shiftvae.io.readers import read_image
 
         return read_image(image)
-    from shiftvae.data.validate import check_image
+    from shiftvae.io.validate import check_image
 
     return Image(check_image(image, "the image"), None, "px", "array", {})
 

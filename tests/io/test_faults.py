@@ -108,7 +108,7 @@ def test_gpu_out_of_memory_says_which_option_to_lower(tmp_path, capsys, monkeypa
 @pytest.fixture
 def prober(monkeypatch):
     """A fresh HDF5 probe helper for the test (and the usual one again afterwards)."""
-    import shiftvae.data.hdf5_probe as probe
+    import shiftvae.io.hdf5_probe as probe
 
     real = probe._SERVER
 
@@ -144,7 +144,7 @@ def test_a_file_that_crashes_libhdf5_is_refused_and_we_survive(prober, h5_image)
 
 
 def test_a_file_whose_opening_hangs_is_refused(prober, h5_image, monkeypatch):
-    import shiftvae.data.hdf5_probe as probe
+    import shiftvae.io.hdf5_probe as probe
 
     prober("import sys, time\nfor line in sys.stdin:\n    time.sleep(60)\n")
     with pytest.raises(sv.ReaderError, match="took more than 1 s"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_file
-from shiftvae.data.io import read_image
+from shiftvae.io.readers import read_image
 
 HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_readers.py"
 

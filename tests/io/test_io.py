@@ -12,9 +12,9 @@ from PIL import Image as PILImage
 
 import shiftvae as sv
 from conftest import shared_file
-from shiftvae.data.io import SUPPORTED_SUFFIXES, read_image
-from shiftvae.data.validate import check_image, fill_nan
 from shiftvae.errors import InputError, MissingExtraError, ReaderError
+from shiftvae.io.readers import SUPPORTED_SUFFIXES, read_image
+from shiftvae.io.validate import check_image, fill_nan
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image as PILImage
 
-from shiftvae.data.io import read_image
-from shiftvae.data.validate import FLOAT32_EXACT
+from shiftvae.io.readers import read_image
+from shiftvae.io.validate import FLOAT32_EXACT
 
 
 def write_tif(path: Path, data: np.ndarray) -> None:

@@ -489,7 +489,7 @@ def test_large_integers_keep_every_level_in_float32(tmp_path):
 
 
 def test_a_minority_of_blank_patches_is_accepted_with_a_warning(caplog):
-    from shiftvae.data.validate import check_patches
+    from shiftvae.io.validate import check_patches
 
     patches = np.random.default_rng(0).random((10, 8, 8))
     patches[:4] = 0.0

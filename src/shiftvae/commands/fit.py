@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 
 from shiftvae.commands.fit_series import check_series_options, run_series
-from shiftvae.data.validate import check_fit_options
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
+from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import load_model
 from shiftvae.pipeline import FitConfig, fit_image
 from shiftvae.report.fit_outputs import write_outputs
@@ -315,8 +315,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def load_input(args: argparse.Namespace):
     """Read and validate the image named on the command line."""
-    from shiftvae.data.io import read_image
-    from shiftvae.data.validate import fill_nan
+    from shiftvae.io.readers import read_image
+    from shiftvae.io.validate import fill_nan
 
     index = args.index
     if index is not None and index.lstrip("-").isdigit():

@@ -25,8 +25,8 @@ from scipy import ndimage
 
 from shiftvae.data.lattice import Lattice
 from shiftvae.data.patches import _positive_int
-from shiftvae.data.validate import check_image
 from shiftvae.errors import InputError
+from shiftvae.io.validate import check_image
 from shiftvae.lattice.peaks import refine_maxima
 
 __all__ = [

@@ -31,8 +31,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 from scipy import ndimage
 
-from shiftvae.data.validate import check_image
 from shiftvae.errors import InputError
+from shiftvae.io.validate import check_image
 from shiftvae.types import Image, Patches
 
 __all__ = [

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.io import _to_nm
-from shiftvae.data.validate import check_image
 from shiftvae.errors import InputError, missing_extra
+from shiftvae.io.readers import _to_nm
+from shiftvae.io.validate import check_image
 from shiftvae.types import Image, LatentMaps
 
 

@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.hdf5_probe import HDF5_SUFFIXES, probe_hdf5
-from shiftvae.data.validate import check_image, colour_channels
 from shiftvae.errors import ReaderError, ShiftVAEError, missing_extra
+from shiftvae.io.hdf5_probe import HDF5_SUFFIXES, probe_hdf5
+from shiftvae.io.validate import check_image, colour_channels
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def read_image(
         Which image of a file that holds several (a number, or a dataset/channel name), or
         which image of a 3D stack.
     allow_nonfinite : bool
-        Accept NaN/Inf pixels (repair them with :func:`shiftvae.data.validate.fill_nan`).
+        Accept NaN/Inf pixels (repair them with :func:`shiftvae.io.validate.fill_nan`).
 
     Returns
     -------

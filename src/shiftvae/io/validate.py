@@ -8,7 +8,7 @@
 
 Every rejected input and its message is listed in ``docs/validation.md``.  File-level
 checks (missing, unreadable, unknown or corrupt files) live with the readers in
-:mod:`shiftvae.data.io`, output-folder checks in :mod:`shiftvae.report.outdir`.
+:mod:`shiftvae.io.readers`, output-folder checks in :mod:`shiftvae.report.outdir`.
 """
 
 from __future__ import annotations

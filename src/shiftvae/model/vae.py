@@ -506,7 +506,7 @@ class ShiftVAE:
         return np.array([k * (n - 1) / 2 for n in self.data_shape][: self.shift_dim])
 
     def _check_data(self, X: ArrayLike) -> np.ndarray:
-        from shiftvae.data.validate_data import check_training_data
+        from shiftvae.io.validate_data import check_training_data
 
         if isinstance(X, Patches):
             X = X.data

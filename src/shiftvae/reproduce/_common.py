@@ -149,7 +149,7 @@ def load_image(image: str | Path | Image | None) -> Image:
                 f"the default image {DEFAULT_IMAGE} was not found in {dirs}: "
                 "pass an image with --image PATH"
             )
-    from shiftvae.data.io import read_image
+    from shiftvae.io.readers import read_image
 
     return read_image(image)
 
