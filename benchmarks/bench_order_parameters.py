@@ -29,7 +29,7 @@ phase (``half_cell_share``: where the nearest A column sits).  Where the registr
 antiphase boundary, the AUC of its branch map (which side of the boundary a cell is on, what
 the tool reports for it) with the truth's side is given too ("branch").
 
-``--family registration`` runs the cases of ``shiftvae.data.alike_crystals``: B/A ratio up to
+``--family registration`` runs the cases of ``shiftvae.synthetic.alike_crystals``: B/A ratio up to
 equal, displacement domains under it, antiphase boundaries with and without it, a turned
 lattice; each with a background gradient, scan jitter and Poisson noise at 0.08 and 0.2.
 
@@ -55,8 +55,8 @@ import numpy as np
 import shiftvae as sv
 from shiftvae.analysis.baseline import evaluate_baseline
 from shiftvae.analysis.scoring import score_maps
-from shiftvae.data.alike_crystals import half_cell_share, registration_family
 from shiftvae.pipeline import FitConfig
+from shiftvae.synthetic.alike_crystals import half_cell_share, registration_family
 
 HERE = Path(__file__).resolve().parent
 FITS = {

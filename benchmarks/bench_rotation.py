@@ -1,6 +1,6 @@
 """Orientation and strain maps on generated images with known truth, beside peers.
 
-Cases (``shiftvae.data.grains``, 256 x 256 px, columns 8 px apart, Poisson noise):
+Cases (``shiftvae.synthetic.grains``, 256 x 256 px, columns 8 px apart, Poisson noise):
 
 * ``grains``: 6 square-lattice grains at random orientations;
 * ``strain``: one lattice whose parameter varies smoothly by about +-5%;
@@ -59,9 +59,9 @@ from scipy.stats import spearmanr
 import shiftvae as sv
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import masked_smoothness
-from shiftvae.data.grains import polycrystal, strained_film
 from shiftvae.model.pose import PoseAnchor
 from shiftvae.pipeline import FitConfig
+from shiftvae.synthetic.grains import polycrystal, strained_film
 from shiftvae.types import Encoding
 
 HERE = Path(__file__).resolve().parent

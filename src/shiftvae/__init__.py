@@ -9,13 +9,12 @@ Examples
 >>> enc = model.encode(X)  # enc.shift_mean is in pixels
 """
 
+from shiftvae import synthetic
 from shiftvae._version import __version__
 from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
 from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.batch import fit_many
-from shiftvae.data import synthetic
-from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     DeviceMemoryError,
@@ -29,6 +28,7 @@ from shiftvae.errors import (
 )
 from shiftvae.geometry import Geometry
 from shiftvae.io.readers import read_image
+from shiftvae.lattice.estimate import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline import FitConfig, FitResult, fit_image
 from shiftvae.report.fit_outputs import save_results

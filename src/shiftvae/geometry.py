@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.centers import check_lattice_option
-from shiftvae.data.lattice import MIN_LATTICE_SIDE, Lattice, NoLatticeError, estimate_lattice
-from shiftvae.data.lattice_grid import lattice_block_shape
 from shiftvae.data.patches import WINDOW_PERIODS, estimate_period
 from shiftvae.errors import InputError
+from shiftvae.lattice.centers import check_lattice_option
+from shiftvae.lattice.estimate import MIN_LATTICE_SIDE, Lattice, NoLatticeError, estimate_lattice
+from shiftvae.lattice.grid import lattice_block_shape
 from shiftvae.model.pose import canonical_lattice, symmetry_coherence
 from shiftvae.types import Image
 
@@ -282,7 +282,7 @@ def resolve_signal(
     """The background blur (px or None) and the likelihood, "auto" resolved.
 
     Both "auto" choices belong to the lattice model, where they were measured (the
-    registration family of :mod:`shiftvae.data.alike_crystals` and the order-parameter
+    registration family of :mod:`shiftvae.synthetic.alike_crystals` and the order-parameter
     family): the image minus its blur over 8 periods (at most a quarter of the image's
     smaller side, or a blur wider than the image would leave its gradient), and a Gaussian
     likelihood at the image's noise.  Without a lattice (the paper's model, a posed fit) the

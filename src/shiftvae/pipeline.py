@@ -20,9 +20,6 @@ import numpy as np
 
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
-from shiftvae.data.centers import cut_patches
-from shiftvae.data.lattice import Lattice
-from shiftvae.data.lattice_grid import lattice_patch_grid
 from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.errors import InputError
@@ -42,6 +39,9 @@ from shiftvae.geometry import (  # noqa: F401  re-exported: the names users impo
 )
 from shiftvae.io.hyperspy import is_signal, signal_images
 from shiftvae.io.validate import check_fit_options, check_image, check_patches
+from shiftvae.lattice.centers import cut_patches
+from shiftvae.lattice.estimate import Lattice
+from shiftvae.lattice.grid import lattice_patch_grid
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
@@ -62,7 +62,7 @@ class FitConfig:
     ``epochs="auto"`` trains for at least 2500 optimisation steps (50 to 400 epochs, see
     :func:`auto_epochs`), so that a small image gets as many updates as a large one.
 
-    ``lattice`` is "auto" (found by :func:`~shiftvae.data.lattice.estimate_lattice`), None
+    ``lattice`` is "auto" (found by :func:`~shiftvae.lattice.estimate.estimate_lattice`), None
     (the paper's model, no lattice) or two (row, col) vectors in pixels of the image.  With a
     lattice, the "auto" ``position``, ``decoder`` and ``encoder`` are the torus position
     modulo the unit cell and the lattice Fourier coder; the patches are centred on the

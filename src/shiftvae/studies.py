@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.recovery import collapse_summary, factor_correlations, shift_recovery
-from shiftvae.data.synthetic import DEFAULT_SIGMAS, lattice_patches, sine_waves
 from shiftvae.model.vae import ShiftVAE
+from shiftvae.synthetic.paper import DEFAULT_SIGMAS, lattice_patches, sine_waves
 from shiftvae.types import Encoding
 
 log = logging.getLogger(__name__)

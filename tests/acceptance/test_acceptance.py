@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shiftvae.data.synthetic import lattice_image
 from shiftvae.studies import lattice_study, sine_study
+from shiftvae.synthetic.paper import lattice_image
 
 pytestmark = pytest.mark.slow
 

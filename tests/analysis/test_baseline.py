@@ -8,8 +8,8 @@ from scipy.spatial import cKDTree
 
 from shiftvae.analysis.baseline import atom_pca, evaluate_baseline, local_maxima
 from shiftvae.analysis.scoring import best_auc
-from shiftvae.data.crystals import Microscope, intensity_ratio_crystal, two_phase_crystal
 from shiftvae.errors import InputError
+from shiftvae.synthetic.crystals import Microscope, intensity_ratio_crystal, two_phase_crystal
 
 
 def test_local_maxima_find_both_sublattices_or_the_bright_one():

@@ -8,8 +8,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from shiftvae.analysis.scoring import auc, best_auc, best_spearman, score_maps, spearman
-from shiftvae.data.crystals import intensity_ratio_crystal, two_phase_crystal
 from shiftvae.errors import InputError
+from shiftvae.synthetic.crystals import intensity_ratio_crystal, two_phase_crystal
 
 
 def test_spearman_matches_scipy_with_ties(rng):

@@ -68,7 +68,7 @@ def test_hyperspy_round_trip(tmp_path):
 
 @pytest.mark.skipif(not HAS_HYPERSPY, reason="HyperSpy is not installed (pip install hyperspy)")
 def test_orientation_and_scale_maps_out_as_signals(tmp_path):
-    from shiftvae.data.grains import polycrystal
+    from shiftvae.synthetic.grains import polycrystal
 
     image, _ = polycrystal(size=96, cell=8.0, grains=2, seed=0)
     config = sv.FitConfig(epochs=1, hidden=(8, 8), phases=None, rotation=4, scale="isotropic")

@@ -7,14 +7,14 @@ import pytest
 
 import shiftvae as sv
 from conftest import motif_image, shared_file
-from shiftvae.data.centers import (
+from shiftvae.errors import InputError
+from shiftvae.lattice.centers import (
     atom_centers,
     check_lattice_option,
     cut_patches,
     lattice_centers,
 )
-from shiftvae.data.lattice import Lattice, estimate_lattice
-from shiftvae.errors import InputError
+from shiftvae.lattice.estimate import Lattice, estimate_lattice
 from shiftvae.lattice.peaks import refine_maxima
 
 A = np.array([[1.5, 19.0], [17.5, -2.0]])  # slightly rotated, oblique 19 x 17.6 px cell

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import shiftvae as sv
 from conftest import motif_image, shared_file
-from shiftvae.data.lattice import Lattice, NoLatticeError, estimate_lattice
 from shiftvae.errors import InputError
+from shiftvae.lattice.estimate import Lattice, NoLatticeError, estimate_lattice
 
 PERIOD_TOL = 0.01  # the documented accuracy: periods within 1 %, angles within 1 degree
 ANGLE_TOL = 1.0

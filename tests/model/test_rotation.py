@@ -11,9 +11,7 @@ import pytest
 import torch
 
 import shiftvae as sv
-from shiftvae.data.grains import polycrystal, strained_film
 from shiftvae.data.patches import extract_patches
-from shiftvae.data.synthetic import lattice_image
 from shiftvae.errors import InputError
 from shiftvae.model.canvas_decoder import CanvasDecoder
 from shiftvae.model.likelihood import kl_standard_normal
@@ -21,6 +19,8 @@ from shiftvae.model.pose import PoseAnchor, pose_matrix, symmetry_coherence, tur
 from shiftvae.model.position import kl_wrapped_normal_uniform
 from shiftvae.pipeline import FitConfig
 from shiftvae.results import write_results_h5
+from shiftvae.synthetic.grains import polycrystal, strained_film
+from shiftvae.synthetic.paper import lattice_image
 from shiftvae.types import Image
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import shiftvae as sv
-from shiftvae.data.grains import polycrystal
 from shiftvae.data.patches import extract_patches
 from shiftvae.model.module import ShiftVAEModule
 from shiftvae.model.pose import canonical_lattice
+from shiftvae.synthetic.grains import polycrystal
 from shiftvae.train import BetaSchedule, resolve_device
 from shiftvae.types import Image
 

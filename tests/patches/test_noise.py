@@ -12,12 +12,12 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 
 import shiftvae as sv
-from shiftvae.data.alike_crystals import alike_sublattice_crystal
-from shiftvae.data.lattice import estimate_lattice
 from shiftvae.data.noise import NOISE_FLOOR, estimate_noise, remove_background
 from shiftvae.errors import InputError
 from shiftvae.geometry import BACKGROUND_PERIODS, Geometry, resolve_signal
+from shiftvae.lattice.estimate import estimate_lattice
 from shiftvae.pipeline import FitConfig, fit_image, image_patches, resolve_geometry
+from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal
 
 
 def _columns(size=192, cell=12.0):

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-from shiftvae.data.alike_crystals import alike_sublattice_crystal
-from shiftvae.data.lattice import Lattice
 from shiftvae.geometry import Geometry
+from shiftvae.lattice.estimate import Lattice
 from shiftvae.pipeline import FitConfig
+from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal
 
 BEFORE = Path(__file__).resolve().parents[1] / "data" / "fit_v0_1_0"
 

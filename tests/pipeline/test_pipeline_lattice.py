@@ -111,7 +111,7 @@ def test_centres_on_the_lattice_need_a_lattice(crystal):
 
 
 def test_lattice_patch_grid_is_the_largest_block_inside_the_image():
-    from shiftvae.data.lattice_grid import lattice_patch_grid
+    from shiftvae.lattice.grid import lattice_patch_grid
 
     lat = sv.Lattice(np.array([[10.0, 0.0], [0.0, 10.0]]), np.array([5.0, 5.0]))
     grid = lattice_patch_grid(np.zeros((64, 84)), lat, window=10)
@@ -122,7 +122,7 @@ def test_lattice_patch_grid_is_the_largest_block_inside_the_image():
 
 
 def test_lattice_patch_grid_runs_as_the_image_whatever_the_vectors_order_and_signs():
-    from shiftvae.data.lattice_grid import lattice_patch_grid
+    from shiftvae.lattice.grid import lattice_patch_grid
 
     image = np.zeros((64, 84))
     for vectors in ([[10.0, 0.0], [0.0, 10.0]], [[0.0, -10.0], [-10.0, 0.0]]):

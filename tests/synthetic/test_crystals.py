@@ -9,7 +9,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 from scipy.spatial import cKDTree
 
-from shiftvae.data import crystals
+from shiftvae.synthetic import crystals
 
 CASES = [
     crystals.intensity_ratio_crystal,

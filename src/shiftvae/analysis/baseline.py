@@ -3,7 +3,7 @@
 What microscopists do in twenty lines: find the atomic columns as local maxima of a smoothed
 image, cut a window of about 1.5 cells around each, and take the principal components of the
 flattened patches as per-column order parameters. A shift-VAE should beat it on the cases of
-:mod:`shiftvae.data.crystals`; :func:`evaluate_baseline` scores it there.
+:mod:`shiftvae.synthetic.crystals`; :func:`evaluate_baseline` scores it there.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def evaluate_baseline(
 
     Examples
     --------
-    >>> from shiftvae.data.crystals import two_phase_crystal
+    >>> from shiftvae.synthetic.crystals import two_phase_crystal
     >>> image, truth = two_phase_crystal(size=192, seed=0)
     >>> evaluate_baseline(image, truth)["auc"] > 0.9
     True

@@ -122,7 +122,7 @@ def score_maps(maps: np.ndarray, centers: np.ndarray, truth: Any) -> dict[str, f
 
     Examples
     --------
-    >>> from shiftvae.data.crystals import two_phase_crystal
+    >>> from shiftvae.synthetic.crystals import two_phase_crystal
     >>> image, truth = two_phase_crystal(size=128, seed=0)
     >>> centers = truth.sites["A"]
     >>> score_maps(truth.label(centers)[None, :], centers, truth)["auc"]

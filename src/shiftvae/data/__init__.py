@@ -1,0 +1,1 @@
+"""Patches of an image, and the noise and background of its pixels."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.manifold import latent_traversal
-from shiftvae.data.lattice import Lattice
+from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.data.synthetic import lattice_image
 from shiftvae.errors import InputError
 from shiftvae.report.runinfo import run_info
+from shiftvae.synthetic.paper import lattice_image
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)

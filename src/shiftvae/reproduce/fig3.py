@@ -20,11 +20,11 @@ import numpy as np
 from shiftvae.analysis.manifold import latent_traversal
 from shiftvae.analysis.recovery import shift_recovery
 from shiftvae.analysis.sinefit import fit_sines
-from shiftvae.data.synthetic import DEFAULT_SIGMAS, sine_waves
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.report import figures, paper_figures
 from shiftvae.reproduce._common import Timer, pick, write_numbers
 from shiftvae.studies import SINE_DEFAULTS, Study, sine_study
+from shiftvae.synthetic.paper import DEFAULT_SIGMAS, sine_waves
 
 log = logging.getLogger(__name__)
 

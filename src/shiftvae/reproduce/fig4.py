@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.manifold import latent_traversal
-from shiftvae.data.synthetic import lattice_image
 from shiftvae.report import figures, paper_figures
 from shiftvae.reproduce._common import Timer, pick, write_numbers
 from shiftvae.studies import LATTICE_DEFAULTS, Study, lattice_study
+from shiftvae.synthetic.paper import lattice_image
 
 log = logging.getLogger(__name__)
 

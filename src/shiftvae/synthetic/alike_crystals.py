@@ -5,7 +5,7 @@ sublattice is which: the cell seen through it may be read half a cell off.  Thes
 that a fit registers the lattice over the whole image instead (the registration family of
 :func:`registration_family`).
 
-The crystal is :mod:`shiftvae.data.crystals`' square cell, A at the corners, B at the
+The crystal is :mod:`shiftvae.synthetic.crystals`' square cell, A at the corners, B at the
 centres, with every nuisance of a real image at once: the B/A peak ratio follows a smooth field
 up to equal, B columns are wider than A along one axis, the lattice is turned, the background
 has a slow gradient, scan lines jitter and drift, and the counts are Poisson.  Optionally the B
@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from shiftvae.data.crystal_scene import (
+from shiftvae.synthetic.crystal_scene import (
     CrystalTruth,
     Microscope,
     _finish,
@@ -53,7 +53,7 @@ def alike_sublattice_crystal(
     Parameters
     ----------
     size, cell, rotation_deg, microscope, seed
-        As in :func:`shiftvae.data.crystals.intensity_ratio_crystal`; columns are Gaussians
+        As in :func:`shiftvae.synthetic.crystals.intensity_ratio_crystal`; columns are Gaussians
         of std cell / 10 (B: 1.3 times wider along the rows).
     ratio_range : (float, float)
         The B/A peak ratio spans this range over the image (a smooth field).

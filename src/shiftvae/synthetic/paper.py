@@ -1,5 +1,4 @@
-"""Synthetic data: the paper's 1D sine segments and 2D square lattices of Gaussians, and the
-order-parameter benchmark family of two-sublattice crystals (:mod:`shiftvae.data.crystals`).
+"""The paper's synthetic data: 1D sine segments and 2D square lattices of Gaussians.
 
 All generators take a ``seed`` and return data already scaled to [0, 1] together with the
 true factors of variation, so recovery can be measured.
@@ -11,32 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shiftvae.data.crystals import (  # the order-parameter family, one namespace for users
-    CrystalTruth,
-    Microscope,
-    benchmark_family,
-    bfo_like_stripes,
-    displacement_domain_crystal,
-    intensity_ratio_crystal,
-    particles_on_support,
-    sto_like_crystal,
-    two_phase_crystal,
-)
-
-__all__ = [
-    "CrystalTruth",
-    "Microscope",
-    "benchmark_family",
-    "bfo_like_stripes",
-    "displacement_domain_crystal",
-    "intensity_ratio_crystal",
-    "lattice_image",
-    "lattice_patches",
-    "particles_on_support",
-    "sine_waves",
-    "sto_like_crystal",
-    "two_phase_crystal",
-]
+__all__ = ["DEFAULT_SIGMAS", "lattice_image", "lattice_patches", "sine_waves"]
 
 DEFAULT_SIGMAS = (1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2)
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import expit
 
-from shiftvae.data.crystal_scene import (
+from shiftvae.synthetic.crystal_scene import (
     CrystalTruth,
     Microscope,
     _finish,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shiftvae.data.crystal_scene import Microscope, _finish, _render_columns
+from shiftvae.synthetic.crystal_scene import Microscope, _finish, _render_columns
 
 __all__ = ["GrainTruth", "polycrystal", "strained_film"]
 

@@ -23,10 +23,10 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from shiftvae.data.lattice import Lattice
 from shiftvae.data.patches import _positive_int
 from shiftvae.errors import InputError
 from shiftvae.io.validate import check_image
+from shiftvae.lattice.estimate import Lattice
 from shiftvae.lattice.peaks import refine_maxima
 
 __all__ = [
@@ -64,7 +64,7 @@ def check_lattice_option(lattice: Lattice, image_shape: tuple[int, int]) -> None
 
     Examples
     --------
-    >>> from shiftvae.data.lattice import Lattice
+    >>> from shiftvae.lattice.estimate import Lattice
     >>> check_lattice_option(Lattice([[0, 12], [12, 0]], [6, 6]), (128, 128))  # fine
     >>> check_lattice_option(Lattice([[0, 1.5], [12, 0]], [6, 6]), (128, 128))
     Traceback (most recent call last):
@@ -126,7 +126,7 @@ def lattice_centers(
 
     Examples
     --------
-    >>> from shiftvae.data.lattice import Lattice
+    >>> from shiftvae.lattice.estimate import Lattice
     >>> lat = Lattice([[0, 10], [10, 0]], [3.5, 3.5])
     >>> lattice_centers((40, 40), lat, window=8)[:3].tolist()
     [[3.5, 3.5], [3.5, 13.5], [3.5, 23.5]]
@@ -171,7 +171,7 @@ def atom_centers(
     ----------
     image : ndarray (rows, cols)
     lattice : Lattice
-        For example from :func:`~shiftvae.data.lattice.estimate_lattice`.
+        For example from :func:`~shiftvae.lattice.estimate.estimate_lattice`.
     window : int
         Patch side in pixels: only centres whose window fits are returned.
     sublattice : "brightest" or int
@@ -192,7 +192,7 @@ def atom_centers(
 
     Examples
     --------
-    >>> from shiftvae.data.lattice import Lattice
+    >>> from shiftvae.lattice.estimate import Lattice
     >>> r, c = np.mgrid[0:64, 0:64]
     >>> img = np.cos(2 * np.pi * (r - 4) / 16) + np.cos(2 * np.pi * (c - 4) / 16)
     >>> lat = Lattice([[0, 16], [16, 0]], [4, 4])

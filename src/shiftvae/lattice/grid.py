@@ -17,9 +17,9 @@ from typing import Literal
 import numpy as np
 from scipy.spatial import cKDTree
 
-from shiftvae.data.centers import atom_centers, check_lattice_option
-from shiftvae.data.lattice import Lattice
 from shiftvae.errors import InputError
+from shiftvae.lattice.centers import atom_centers, check_lattice_option
+from shiftvae.lattice.estimate import Lattice
 
 __all__ = ["lattice_block_shape", "lattice_patch_grid"]
 

@@ -1,6 +1,6 @@
 """The scene of the generated benchmark crystals: how columns are placed, rendered and recorded.
 
-:mod:`shiftvae.data.crystals` builds its cases from these parts: :class:`Microscope` (noise
+:mod:`shiftvae.synthetic.crystals` builds its cases from these parts: :class:`Microscope` (noise
 and scan distortions), :class:`CrystalTruth` (the known answer of a case) and the private
 helpers that place lattice sites, draw smooth fields and domain walls, render Gaussian columns
 and record them through the microscope.
@@ -38,7 +38,7 @@ class Microscope:
 
     Examples
     --------
-    >>> from shiftvae.data.crystals import intensity_ratio_crystal
+    >>> from shiftvae.synthetic.crystals import intensity_ratio_crystal
     >>> image, truth = intensity_ratio_crystal(size=128, microscope=Microscope(noise="none"))
     """
 
@@ -69,7 +69,7 @@ class CrystalTruth:
 
     Examples
     --------
-    >>> from shiftvae.data.crystals import displacement_domain_crystal
+    >>> from shiftvae.synthetic.crystals import displacement_domain_crystal
     >>> image, truth = displacement_domain_crystal(size=128, seed=0)
     >>> truth.label(truth.sites["B"]).shape == (len(truth.sites["B"]),)
     True
@@ -88,7 +88,7 @@ class CrystalTruth:
 
         Examples
         --------
-        >>> from shiftvae.data.crystals import two_phase_crystal
+        >>> from shiftvae.synthetic.crystals import two_phase_crystal
         >>> _, truth = two_phase_crystal(size=128, seed=0)
         >>> bool(truth.to_specimen([[0.0, 5.0]])[0, 1] == 5.0 + truth.drift[0])
         True
@@ -102,7 +102,7 @@ class CrystalTruth:
 
         Examples
         --------
-        >>> from shiftvae.data.crystals import intensity_ratio_crystal
+        >>> from shiftvae.synthetic.crystals import intensity_ratio_crystal
         >>> _, truth = intensity_ratio_crystal(size=128, seed=0)
         >>> truth.field([[64.0, 64.0], [10.0, 100.0]]).shape
         (2,)
@@ -116,7 +116,7 @@ class CrystalTruth:
 
         Examples
         --------
-        >>> from shiftvae.data.crystals import particles_on_support
+        >>> from shiftvae.synthetic.crystals import particles_on_support
         >>> _, truth = particles_on_support(size=256, n_particles=1, seed=0)
         >>> truth.label(truth.sites["particles"]).tolist()
         [1]
