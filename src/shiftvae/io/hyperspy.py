@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.errors import InputError, missing_extra
-from shiftvae.io.readers import _to_nm
+from shiftvae.io.registry import _to_nm
 from shiftvae.io.validate import check_image
 from shiftvae.types import Image, LatentMaps
 

@@ -1,4 +1,9 @@
-"""User-facing shift-VAE: validation, ``fit``, ``encode``, ``decode``, save and load."""
+"""User-facing shift-VAE: validation, ``fit``, ``encode``, ``decode``, save and load.
+
+Longer than most modules (about 700 lines) for a reason: it is one class, the scikit-learn
+shaped estimator, whose methods are one interface a reader takes together; the network,
+training loop and parts it drives live in the modules beside it.
+"""
 
 from __future__ import annotations
 
