@@ -150,10 +150,11 @@ def test_a_fit_reports_and_saves_its_registration(tmp_path):
     back = sv.load_results(tmp_path / "run")
     np.testing.assert_allclose(back.maps.registration, result.maps.registration, atol=1e-4)
     assert back.metrics["registration"] == reg
-    assert (
-        "the lattice registered over the whole image"
-        in (tmp_path / "run" / "report.html").read_text()
-    )
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "the lattice registered over the whole image" in report
+    blur = result.geometry.background
+    assert f"a Gaussian blur of the image, std {blur:.0f} px" in report  # what was done
+    assert f"Gaussian, noise std {result.model.config.gaussian_std:.3g}" in report
 
 
 def test_the_encoders_correction_never_moves_a_position_off_its_anchor_by_a_quarter_cell():

@@ -118,6 +118,7 @@ def test_a_weak_ratio_field_under_a_gradient_is_found_by_the_defaults():
     )
     result = fit_image(sv.Image(image, None, "px", "weak"), FitConfig(phases=None), progress=False)
     assert result.model.config.likelihood == "gaussian"
+    assert 0.005 < result.model.config.gaussian_std < 0.2  # measured, not the 0.1 default
     field = truth.field(result.patches.centers)
     z = result.encoding.z_mean
     best = max(abs(spearmanr(z[:, k], field)[0]) for k in range(z.shape[1]))

@@ -163,6 +163,16 @@ def _lattice_text(lattice: Lattice | None, position: str) -> str:
     )
 
 
+def _background_text(sigma: float | None) -> str:
+    return "none" if not sigma else f"a Gaussian blur of the image, std {sigma:.0f} px"
+
+
+def _likelihood_text(model_config: Any) -> str:
+    if model_config.likelihood == "gaussian":
+        return f"Gaussian, noise std {model_config.gaussian_std:.3g} (of the scaled patches)"
+    return "Bernoulli (the paper's)"
+
+
 def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> Path:
     m, cfg, geo, img = result.metrics, result.config, result.geometry, result.image
     cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
@@ -180,6 +190,8 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
             f"{len(result.patches)} ({result.maps.z.shape[1]} x {result.maps.z.shape[2]})",
         ],
         ["model", "shift-VAE" if cfg.shift else "VAE (no shift)"],
+        ["background removed", _background_text(geo.background)],
+        ["likelihood", _likelihood_text(result.model.config)],
         ["decoder first layer", _first_layer(geo.coord_frequency)],
         ["beta start -> end", f"{cfg.beta_start:g} -> {cfg.beta_end:g}"],
         ["epochs", geo.epochs or cfg.epochs],
