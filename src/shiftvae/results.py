@@ -192,7 +192,7 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
     e.attrs.update(
         {
             "config": json.dumps(result.config.as_dict()),
-            "geometry": json.dumps(dict(result.geometry)),
+            "geometry": json.dumps(result.geometry.as_dict()),
             "metrics": json.dumps(result.metrics),
             "grid_shape": list(maps.z.shape[1:]),
             "step": maps.step,
