@@ -55,7 +55,7 @@ import numpy as np
 import shiftvae as sv
 from shiftvae.analysis.baseline import evaluate_baseline
 from shiftvae.analysis.scoring import score_maps
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 from shiftvae.synthetic.alike_crystals import half_cell_share, registration_family
 
 HERE = Path(__file__).resolve().parent

@@ -60,7 +60,7 @@ import shiftvae as sv
 from shiftvae.analysis.maps import latent_maps
 from shiftvae.analysis.smoothness import masked_smoothness
 from shiftvae.model.pose import PoseAnchor
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 from shiftvae.synthetic.grains import polycrystal, strained_film
 from shiftvae.types import Encoding
 

@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 
 import shiftvae as sv
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 from shiftvae.reproduce._common import modulated_lattice
-from shiftvae.sweep import PAPER_BETAS
-from shiftvae.tune import best_trial, trainings_to_reach
+from shiftvae.runs.sweep import PAPER_BETAS
+from shiftvae.runs.tune import best_trial, trainings_to_reach
 
 HERE = Path(__file__).resolve().parent
 TOLERANCE = 0.05

@@ -17,7 +17,7 @@ Each is used as a new user would use it:
 * pyroVED: ``pv.models.iVAE(data_dim, latent_dim=2, invariances=['t'], ...)``,
   ``pv.trainers.SVItrainer(model)``, ``trainer.step(pv.utils.init_dataloader(X))`` per epoch;
 * shiftvae: ``sv.ShiftVAE(data_shape)`` trained as by one ``fit(X, epochs=rounds * epochs)``:
-  the loop ``fit`` runs (``shiftvae.train.train_module``), whose end-of-round hook stops the
+  the loop ``fit`` runs (``shiftvae.model.train.train_module``), whose end-of-round hook stops the
   clock and hands over to pyroVED, so the model keeps one optimiser throughout, as pyroVED's.
 
 The KL weight is constant (beta = 1, pyroVED's default ``scale_factor``), the shift scale
@@ -192,7 +192,7 @@ class ShiftVAERunner(Runner):
     """shiftvae: one training of ``ShiftVAE(...)`` over all rounds, paused between rounds.
 
     Each round runs the loop ``ShiftVAE.fit`` runs after validating its input
-    (``shiftvae.train.train_module``) with a checkpoint at every round's end, and the next
+    (``shiftvae.model.train.train_module``) with a checkpoint at every round's end, and the next
     round resumes from it: shiftvae's resume continues bit for bit (its tests check this), so
     the model trains as with one ``fit(X, epochs=rounds * epochs)``, with one optimiser and
     one batch-order stream.  Writing and reading the checkpoint count in the round's time.
@@ -235,7 +235,7 @@ class ShiftVAERunner(Runner):
             raise _RoundOver
 
     def train(self, epochs: int) -> None:
-        from shiftvae.train import BetaSchedule, TrainOptions, train_module
+        from shiftvae.model.train import BetaSchedule, TrainOptions, train_module
 
         assert epochs == self.round_epochs
         options = TrainOptions(

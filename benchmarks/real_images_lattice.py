@@ -34,7 +34,7 @@ from scipy import ndimage
 
 import shiftvae as sv
 from shiftvae.analysis.scoring import score_maps
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 from shiftvae.report import figures
 
 HERE = Path(__file__).resolve().parent

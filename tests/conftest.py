@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-import shiftvae.pipeline
+import shiftvae.pipeline.fit
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -71,7 +71,7 @@ def fit_calls(monkeypatch):
         calls.append((config.beta_start, config.beta_end))
         return real(image, config, progress=progress, **checkpointing)
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", counting)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", counting)
     return calls
 
 

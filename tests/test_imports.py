@@ -58,3 +58,37 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_module_imports_itself_back():
     cycle = _cycle(_imports())
     assert cycle is None, " -> ".join(cycle)
+
+
+# The package's layers, lowest first: a module imports its own folder and lower layers only.
+LAYERS = [
+    {"_version", "errors", "types"},
+    {"io"},
+    {"data"},
+    {"lattice"},
+    {"synthetic", "analysis"},
+    {"model"},
+    {"pipeline", "studies"},
+    {"results"},
+    {"report"},
+    {"runs", "reproduce"},
+    {"commands"},
+    {"cli", "shiftvae"},
+    {"__main__"},
+]
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else "shiftvae"
+    return next(i for i, layer in enumerate(LAYERS) if top in layer)
+
+
+def test_imports_go_down_the_layers_only():
+    upward = [
+        f"{a} -> {b}"
+        for a, targets in _imports().items()
+        for b in targets
+        if _layer(b) >= _layer(a) and a.split(".")[:2] != b.split(".")[:2] and a != "shiftvae"
+    ]
+    assert upward == [], "imports that go up or sideways: " + "; ".join(sorted(upward))

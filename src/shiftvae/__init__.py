@@ -14,7 +14,6 @@ from shiftvae._version import __version__
 from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
 from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
-from shiftvae.batch import fit_many
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     DeviceMemoryError,
@@ -26,18 +25,19 @@ from shiftvae.errors import (
     ShiftVAEError,
     TrainingDivergedError,
 )
-from shiftvae.geometry import Geometry
 from shiftvae.io.readers import read_image
 from shiftvae.lattice.estimate import Lattice, NoLatticeError, estimate_lattice
+from shiftvae.model.train import BetaSchedule, History
 from shiftvae.model.vae import ShiftVAE, load_model
-from shiftvae.pipeline import FitConfig, FitResult, fit_image
+from shiftvae.pipeline.fit import FitConfig, FitResult, fit_image
+from shiftvae.pipeline.geometry import Geometry
+from shiftvae.pipeline.series import SeriesResult, fit_images
+from shiftvae.pipeline.transfer import transfer_image
 from shiftvae.report.fit_outputs import save_results
 from shiftvae.results import Results, load_results
-from shiftvae.series import SeriesResult, fit_images
-from shiftvae.sweep import sweep
-from shiftvae.train import BetaSchedule, History
-from shiftvae.transfer import transfer_image
-from shiftvae.tune import tune
+from shiftvae.runs.batch import fit_many
+from shiftvae.runs.sweep import sweep
+from shiftvae.runs.tune import tune
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 __all__ = [

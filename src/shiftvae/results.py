@@ -33,7 +33,7 @@ import numpy as np
 
 from shiftvae._version import __version__
 from shiftvae.errors import ReaderError
-from shiftvae.geometry import Geometry
+from shiftvae.pipeline.geometry import Geometry
 from shiftvae.types import Encoding, Image, LatentMaps
 
 ENCODING_KEYS = (

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import shiftvae as sv
-import shiftvae.train
+import shiftvae.model.train
 from shiftvae.cli import main
 from shiftvae.model.module import ShiftVAEModule
 
@@ -41,7 +41,7 @@ def interrupt_at_checkpoint(monkeypatch):
     """Ctrl-C right after the n-th checkpoint is written (the train loop's own handler runs)."""
 
     def arm(n: int) -> None:
-        real = shiftvae.train.save_checkpoint
+        real = shiftvae.model.train.save_checkpoint
         saved = []
 
         def saving(*args, **kwargs):
@@ -50,7 +50,7 @@ def interrupt_at_checkpoint(monkeypatch):
             if len(saved) == n:
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr(shiftvae.train, "save_checkpoint", saving)
+        monkeypatch.setattr(shiftvae.model.train, "save_checkpoint", saving)
 
     return arm
 
@@ -140,7 +140,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, small_npy, 
     assert command[command.index("--lr") + 1] == "0.0033" and command[-1] == "--resume"
     assert not out.exists()
     ckpt = tmp_path / ".run.partial" / "checkpoint.pt"
-    state = shiftvae.train.load_checkpoint(ckpt)
+    state = shiftvae.model.train.load_checkpoint(ckpt)
     assert state["epoch"] == 2 and np.isfinite(state["history"]["loss"]).all()
 
     monkeypatch.setattr(ShiftVAEModule, "loss", real_loss)
@@ -209,7 +209,7 @@ def test_killed_fit_process_resumes_to_the_same_model(tmp_path, uninterrupted, s
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), err
     assert not out.exists() and ckpt.is_file()
-    assert shiftvae.train.load_checkpoint(ckpt)["epoch"] < KILL_EPOCHS  # stopped mid-training
+    assert shiftvae.model.train.load_checkpoint(ckpt)["epoch"] < KILL_EPOCHS  # stopped mid-training
     if sig == signal.SIGINT:
         assert "continue from it with: shiftvae fit" in err and "Traceback" not in err
 

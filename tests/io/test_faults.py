@@ -184,7 +184,7 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
     import time
 
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    from shiftvae.batch import fit_many
+    from shiftvae.runs.batch import fit_many
 
     paths, config = _small_scans(tmp_path, 3, epochs=60)
     cluster = distributed.LocalCluster(
@@ -226,7 +226,7 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
     import time
 
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    from shiftvae.batch import fit_many
+    from shiftvae.runs.batch import fit_many
 
     paths, config = _small_scans(tmp_path, 4, epochs=80)
     out = tmp_path / "out"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
+import shiftvae.pipeline.series
 
 HAS_HYPERSPY = importlib.util.find_spec("hyperspy") is not None
 
@@ -26,16 +27,16 @@ def fake_signal(data, scale=0.05, units="nm", title="scan"):
 
 def test_a_signal_is_an_image_with_its_calibration():
     data = sv.synthetic.lattice_image(size=96, period=8.0, seed=0)
-    image = sv.pipeline.as_image(fake_signal(data, scale=50.0, units="pm"))
+    image = sv.pipeline.fit.as_image(fake_signal(data, scale=50.0, units="pm"))
     assert image.pixel_size == pytest.approx(0.05) and image.unit == "nm"
     assert image.source == "scan" and image.data.shape == (96, 96)
     stack = fake_signal(np.stack([data, data]))
     with pytest.raises(sv.InputError, match="stack of 2 images: fit them with fit_images"):
-        sv.pipeline.as_image(stack)
-    frames = sv.series._as_images(stack)
+        sv.pipeline.fit.as_image(stack)
+    frames = sv.pipeline.series._as_images(stack)
     assert [f.source for f in frames] == ["scan [0]", "scan [1]"]
     with pytest.raises(sv.InputError, match="3 signal axes"):
-        sv.pipeline.as_image(
+        sv.pipeline.fit.as_image(
             SimpleNamespace(data=data, axes_manager=SimpleNamespace(signal_axes=(1, 2, 3)))
         )
 

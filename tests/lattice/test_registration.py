@@ -10,7 +10,7 @@ import shiftvae as sv
 from shiftvae.lattice.estimate import estimate_lattice
 from shiftvae.lattice.registration import register
 from shiftvae.model.position import angles_around
-from shiftvae.pipeline import FitConfig, build_model, fit_image, image_patches, resolve_geometry
+from shiftvae.pipeline.fit import FitConfig, build_model, fit_image, image_patches, resolve_geometry
 from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal, half_cell_share
 
 HK = np.array([[1, 0], [0, 1], [1, 1], [1, -1], [2, 0], [0, 2], [2, 1], [1, 2]])

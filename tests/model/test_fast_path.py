@@ -164,7 +164,7 @@ def test_training_matches_reference_training():
     ref.load_state_dict(model.module_.state_dict())
     model.fit(X.numpy(), epochs=2, batch_size=20, beta=1.0, progress=False, device="cpu")
 
-    # replay the library's batches and noise (see shiftvae.train) on the reference loss
+    # replay the library's batches and noise (see shiftvae.model.train) on the reference loss
     opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(4 + 1)
     for _ in range(2):

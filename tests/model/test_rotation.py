@@ -17,7 +17,7 @@ from shiftvae.model.canvas_decoder import CanvasDecoder
 from shiftvae.model.likelihood import kl_standard_normal
 from shiftvae.model.pose import PoseAnchor, pose_matrix, symmetry_coherence, turn_patches
 from shiftvae.model.position import kl_wrapped_normal_uniform
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 from shiftvae.results import write_results_h5
 from shiftvae.synthetic.grains import polycrystal, strained_film
 from shiftvae.synthetic.paper import lattice_image

@@ -12,8 +12,8 @@ import shiftvae as sv
 from shiftvae.data.patches import extract_patches
 from shiftvae.model.module import ShiftVAEModule
 from shiftvae.model.pose import canonical_lattice
+from shiftvae.model.train import BetaSchedule, resolve_device
 from shiftvae.synthetic.grains import polycrystal
-from shiftvae.train import BetaSchedule, resolve_device
 from shiftvae.types import Image
 
 
@@ -85,7 +85,7 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, sines):
 
     import torch
 
-    from shiftvae.train import BetaSchedule, TrainOptions, train_module
+    from shiftvae.model.train import BetaSchedule, TrainOptions, train_module
 
     opts = TrainOptions(
         epochs=6,
@@ -116,10 +116,10 @@ def test_interrupt_between_an_epochs_record_and_its_snapshot_keeps_one_record_pe
 ):
     """Ctrl-C right after epoch 3 was recorded but before it was snapshotted: the saved
     history has the saved epochs only, and the resumed run records each epoch once."""
-    import shiftvae.train
+    import shiftvae.model.train
 
     X, _ = sines
-    real = shiftvae.train._snapshot
+    real = shiftvae.model.train._snapshot
     calls = itertools.count()
 
     def interrupted(module, optimizer, gen, epoch):
@@ -127,12 +127,12 @@ def test_interrupt_between_an_epochs_record_and_its_snapshot_keeps_one_record_pe
             raise KeyboardInterrupt
         return real(module, optimizer, gen, epoch)
 
-    monkeypatch.setattr(shiftvae.train, "_snapshot", interrupted)
+    monkeypatch.setattr(shiftvae.model.train, "_snapshot", interrupted)
     ckpt = tmp_path / "ckpt.pt"
     model = sv.ShiftVAE((40,), seed=0)
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, epochs=6, progress=False, device="cpu", checkpoint=ckpt)
-    state = shiftvae.train.load_checkpoint(ckpt)
+    state = shiftvae.model.train.load_checkpoint(ckpt)
     assert state["epoch"] == 2 and len(state["history"]["loss"]) == 2
     assert len(model.history_) == 2
     model.fit(X, epochs=6, progress=False, device="cpu", checkpoint=ckpt, resume=True)

@@ -14,9 +14,9 @@ from scipy.stats import spearmanr
 import shiftvae as sv
 from shiftvae.data.noise import NOISE_FLOOR, estimate_noise, remove_background
 from shiftvae.errors import InputError
-from shiftvae.geometry import BACKGROUND_PERIODS, Geometry, resolve_signal
 from shiftvae.lattice.estimate import estimate_lattice
-from shiftvae.pipeline import FitConfig, fit_image, image_patches, resolve_geometry
+from shiftvae.pipeline.fit import FitConfig, fit_image, image_patches, resolve_geometry
+from shiftvae.pipeline.geometry import BACKGROUND_PERIODS, Geometry, resolve_signal
 from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal
 
 

@@ -195,7 +195,7 @@ def test_batches_validate_eagerly_and_grid_helper():
 
 
 def test_default_step_is_half_the_window_unless_too_few_patches_fit():
-    from shiftvae.pipeline import auto_step
+    from shiftvae.pipeline.fit import auto_step
 
     assert auto_step((4096, 4096), 64) == 32  # the paper's window / 2
     small = auto_step((400, 380), 74)  # window / 2 would give 90 patches
@@ -204,7 +204,7 @@ def test_default_step_is_half_the_window_unless_too_few_patches_fit():
 
 
 def test_default_step_avoids_whole_multiples_of_the_period():
-    from shiftvae.pipeline import MIN_BEAT, auto_step
+    from shiftvae.pipeline.fit import MIN_BEAT, auto_step
 
     for period in (9.9, 15.0, 19.9, 29.5):
         step = auto_step((1024, 1024), 50, period=period)

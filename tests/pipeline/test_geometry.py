@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-from shiftvae.geometry import Geometry
 from shiftvae.lattice.estimate import Lattice
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
+from shiftvae.pipeline.geometry import Geometry
 from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal
 
 BEFORE = Path(__file__).resolve().parents[1] / "data" / "fit_v0_1_0"

@@ -7,7 +7,7 @@ import pytest
 
 import shiftvae as sv
 from shiftvae.cli import main
-from shiftvae.pipeline import (
+from shiftvae.pipeline.fit import (
     AUTO_EPOCHS,
     AUTO_STEPS,
     FitConfig,

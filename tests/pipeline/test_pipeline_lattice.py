@@ -9,7 +9,7 @@ import pytest
 
 import shiftvae as sv
 from shiftvae.cli import main
-from shiftvae.pipeline import NO_LATTICE_WINDOW, FitConfig, fit_image, resolve_geometry
+from shiftvae.pipeline.fit import NO_LATTICE_WINDOW, FitConfig, fit_image, resolve_geometry
 
 QUICK = {"epochs": 3, "phases": None, "device": "cpu"}
 

@@ -100,7 +100,7 @@ def test_a_lattice_found_with_a_reversed_or_swapped_vector_is_the_same_lattice(
 ):
     """The estimate may return (a1, -a2) or (a2, a1) for the next frame: the same lattice,
     which must not stop a series (found on the two halves of the perovskite image)."""
-    import shiftvae.geometry as geometry
+    import shiftvae.pipeline.geometry as geometry
     from shiftvae.lattice.estimate import Lattice
 
     trained = Lattice(np.array([[29.47, 0.28], [-0.12, 41.94]]), np.array([3.0, 4.0]), 0.9)

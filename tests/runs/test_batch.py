@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-from shiftvae.batch import batch_images, fit_many
 from shiftvae.cli import main as shiftvae_main
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
+from shiftvae.runs.batch import batch_images, fit_many
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (the sweep extra)")
 
@@ -97,9 +97,9 @@ def test_batch_inputs_are_checked_before_anything_runs(tmp_path, folder):
 
 
 def test_cli_fit_many(tmp_path, folder, monkeypatch, capsys):
-    import shiftvae.executors
+    import shiftvae.runs.executors
 
-    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+    monkeypatch.setattr(shiftvae.runs.executors, "LOCAL_PROCESSES", False)
     out = tmp_path / "night"
     args = ["fit-many", str(folder), "--out", str(out), "--epochs", "2", "--window", "16",
             "--step", "8", "--lattice", "none", "--phases", "none", "--workers", "2"]  # fmt: skip

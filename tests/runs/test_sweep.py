@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
-import shiftvae.executors
-import shiftvae.pipeline
+import shiftvae.pipeline.fit
+import shiftvae.runs.executors
 from shiftvae.cli import main as shiftvae_main
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 
-sweep_module = importlib.import_module("shiftvae.sweep")  # sv.sweep is the function
+sweep_module = importlib.import_module("shiftvae.runs.sweep")  # sv.sweep is the function
 
 # Tiny settings: a 96 x 96 lattice, 16 px windows every 8 px (11 x 11 maps), 2 epochs.
 CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
@@ -50,7 +50,7 @@ COLUMNS = [
 @pytest.fixture
 def threaded_cluster(monkeypatch):
     """Local Dask clusters run their workers as threads: the same code path, quick to start."""
-    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+    monkeypatch.setattr(shiftvae.runs.executors, "LOCAL_PROCESSES", False)
 
 
 def cli(argv: list[str]) -> int:
@@ -194,7 +194,7 @@ def test_cli_sweep_where_every_run_fails_exits_2_with_the_reason(
     def broken(image, config, progress=True):
         raise RuntimeError("out of memory on the worker")
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", broken)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", broken)
     out = tmp_path / "sweep"
     argv = ["sweep", str(image_file), "--out", str(out), "--workers", "2", "-q", *FAST]
     rc = cli([*argv, "--beta-start", "1", "--beta-end", "0.1,1"])
@@ -221,7 +221,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on_then_resume_retrains_only_
             raise FloatingPointError("loss became NaN at epoch 1")
         return real(image, config, progress=progress)
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", flaky)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", flaky)
     with ThreadPoolExecutor(max_workers=2) as pool:
         records = sv.sweep(
             image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False
@@ -247,7 +247,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on_then_resume_retrains_only_
         calls.append((config.beta_start, config.beta_end))
         return real(image, config, progress=progress)
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", fixed)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", fixed)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         again = sv.sweep(image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False)
@@ -340,21 +340,21 @@ def test_sweep_on_a_local_cluster_of_processes(tmp_path, image):
 
 
 def test_runner_threads_do_not_oversubscribe_cores(monkeypatch):
-    monkeypatch.setattr(shiftvae.executors.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(shiftvae.runs.executors.os, "cpu_count", lambda: 16)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runner = shiftvae.executors.Runner(pool)
+        runner = shiftvae.runs.executors.Runner(pool)
         assert (runner.slots, runner.threads) == (4, 4)
-    assert shiftvae.executors.threads_per_worker(32) == 1
+    assert shiftvae.runs.executors.threads_per_worker(32) == 1
 
 
 def test_runner_gives_one_thread_per_run_in_a_forking_process_pool(monkeypatch):
-    monkeypatch.setattr(shiftvae.executors.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(shiftvae.runs.executors.os, "cpu_count", lambda: 16)
     fork, spawn = (multiprocessing.get_context(m) for m in ("fork", "spawn"))
     with ProcessPoolExecutor(max_workers=2, mp_context=fork) as pool:
         with pytest.warns(RuntimeWarning, match="forks its workers.*'spawn'.*8 threads"):
-            assert shiftvae.executors.Runner(pool).threads == 1
+            assert shiftvae.runs.executors.Runner(pool).threads == 1
     with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        assert shiftvae.executors.Runner(pool).threads == 8
+        assert shiftvae.runs.executors.Runner(pool).threads == 8
 
 
 FORKED_SWEEP = """
@@ -362,7 +362,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing, torch
 import shiftvae as sv
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 torch.set_num_threads(2)
 a = torch.randn(1024, 1024)
 (a @ a).sum()  # this process's OpenMP threads are now running
@@ -407,10 +407,10 @@ def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):
     ) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")
-        with shiftvae.executors.open_runner(scheduler=address) as runner:
+        with shiftvae.runs.executors.open_runner(scheduler=address) as runner:
             # both workers on this host: its cores are shared between their 2 task slots
             assert runner.slots == 2
-            assert runner.threads == shiftvae.executors.threads_per_worker(2)
+            assert runner.threads == shiftvae.runs.executors.threads_per_worker(2)
         records = sv.sweep(
             image, [0.1], [0.1, 1], CONFIG, tmp_path, scheduler=address, report=False
         )

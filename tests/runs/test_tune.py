@@ -14,12 +14,12 @@ import optuna
 import pytest
 
 import shiftvae as sv
-import shiftvae.executors
-import shiftvae.pipeline
+import shiftvae.pipeline.fit
+import shiftvae.runs.executors
 from shiftvae.cli import main as shiftvae_main
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
 
-tune_module = importlib.import_module("shiftvae.tune")  # sv.tune is the function
+tune_module = importlib.import_module("shiftvae.runs.tune")  # sv.tune is the function
 
 CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
 FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none"]
@@ -77,7 +77,7 @@ def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, imag
 
 
 def test_cli_tune_resume_grows_the_study_and_reports(tmp_path, image_file, monkeypatch, capsys):
-    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+    monkeypatch.setattr(shiftvae.runs.executors, "LOCAL_PROCESSES", False)
     out = tmp_path / "tune"
     grid = write_grid_csv(tmp_path / "sweep.csv", best=0.05)
     argv = ["tune", str(image_file), "--out", str(out), "--workers", "2", "-q", *FAST]
@@ -125,7 +125,7 @@ def test_failing_trials_are_recorded_and_do_not_loop_forever(tmp_path, image, mo
         calls.append(config.beta_start)
         raise RuntimeError("CUDA out of memory")
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", broken)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", broken)
     with ThreadPoolExecutor(max_workers=2) as pool:
         records = sv.tune(image, 3, CONFIG, tmp_path, executor=pool, progress=False)
     assert len(calls) == 3  # max_failures defaults to n_trials
@@ -135,12 +135,12 @@ def test_failing_trials_are_recorded_and_do_not_loop_forever(tmp_path, image, mo
 
 
 def test_cli_tune_where_every_trial_fails_exits_2(tmp_path, image_file, monkeypatch, capsys):
-    monkeypatch.setattr(shiftvae.executors, "LOCAL_PROCESSES", False)
+    monkeypatch.setattr(shiftvae.runs.executors, "LOCAL_PROCESSES", False)
 
     def broken(image, config, progress=True):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(shiftvae.pipeline, "fit_image", broken)
+    monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", broken)
     out = tmp_path / "tune"
     rc = cli(["tune", str(image_file), "--out", str(out), "--trials", "2", "-q", *FAST])
     assert rc == 2

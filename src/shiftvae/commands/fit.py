@@ -44,7 +44,8 @@ from shiftvae.commands.fit_series import check_series_options, run_series
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
 from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import load_model
-from shiftvae.pipeline import FitConfig, fit_image
+from shiftvae.pipeline.fit import FitConfig, fit_image
+from shiftvae.pipeline.series import expand_paths
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.outdir import (
     CHECKPOINT_INFO,
@@ -53,7 +54,6 @@ from shiftvae.report.outdir import (
     check_output_dir,
     kept_checkpoint,
 )
-from shiftvae.series import expand_paths
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ def _series(args: argparse.Namespace) -> int:
 
 def _transfer(args: argparse.Namespace, started: float) -> int:
     """``fit --transfer MODEL.pt``: encode with a trained model and write the usual folder."""
-    from shiftvae.transfer import transfer_image
+    from shiftvae.pipeline.transfer import transfer_image
 
     if args.resume:
         raise InputError("--transfer trains nothing, so there is nothing to --resume")
@@ -484,7 +484,7 @@ def _worth_keeping(folder: Path, exc: BaseException) -> bool:
 
 def _kept(args: argparse.Namespace, ckpt: Path, **changes: str) -> str:
     """What was kept after an interruption, and the command that continues from it."""
-    from shiftvae.train import load_checkpoint
+    from shiftvae.model.train import load_checkpoint
 
     if not ckpt.is_file():
         return "no checkpoint had been written yet, so nothing was kept"

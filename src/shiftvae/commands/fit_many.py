@@ -43,7 +43,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from shiftvae.batch import batch_images, fit_many
+    from shiftvae.runs.batch import batch_images, fit_many
 
     config = config_from_args(args)
     paths = batch_images(args.image)  # every path checked before any folder exists

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
+from shiftvae.pipeline.series import SeriesResult, fit_images
 from shiftvae.report import figures
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.html import Section, write_report
 from shiftvae.report.outdir import atomic_output_dir
 from shiftvae.results import write_series_h5
-from shiftvae.series import SeriesResult, fit_images
 from shiftvae.types import Image
 
 

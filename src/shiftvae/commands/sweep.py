@@ -29,9 +29,9 @@ from pathlib import Path
 
 from shiftvae.commands.fit import add_model_args, config_from_args, load_input, positive_int
 from shiftvae.errors import InputError, OutputError
-from shiftvae.pipeline import resolve_geometry
+from shiftvae.pipeline.fit import resolve_geometry
 from shiftvae.report.outdir import partial_path
-from shiftvae.sweep import PAPER_BETAS
+from shiftvae.runs.sweep import PAPER_BETAS
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def prepared_run(args: argparse.Namespace, config) -> Iterator[tuple[object, Ima
     one starts only later, when there is something to train.  Settings that cannot work on
     the image fail before any folder exists.
     """
-    from shiftvae.executors import open_runner
+    from shiftvae.runs.executors import open_runner
 
     with contextlib.ExitStack() as stack:
         runner = (
@@ -158,7 +158,7 @@ def prepared_run(args: argparse.Namespace, config) -> Iterator[tuple[object, Ima
 
 
 def main(args: argparse.Namespace) -> int:
-    from shiftvae.sweep import check_betas, failure_summary, sweep
+    from shiftvae.runs.sweep import check_betas, failure_summary, sweep
 
     starts = check_betas(args.beta_start, "--beta-start")
     ends = check_betas(args.beta_end, "--beta-end")

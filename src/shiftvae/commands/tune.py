@@ -51,7 +51,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from shiftvae.tune import STUDY_NAME, grid_best, open_study, tune
+    from shiftvae.runs.tune import STUDY_NAME, grid_best, open_study, tune
 
     config = config_from_args(args)
     grid = grid_best(args.grid) if args.grid else None

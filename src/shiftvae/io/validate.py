@@ -152,7 +152,7 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
 
     Examples
     --------
-    >>> from shiftvae.pipeline import FitConfig
+    >>> from shiftvae.pipeline.fit import FitConfig
     >>> check_fit_options(FitConfig(shift_scale=2.0))
     Traceback (most recent call last):
     ...

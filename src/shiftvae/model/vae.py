@@ -22,7 +22,7 @@ from shiftvae.lattice.registration import Registration, register
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 from shiftvae.model.pose import SCALE_MODES, check_symmetry_order
-from shiftvae.train import (
+from shiftvae.model.train import (
     BetaSchedule,
     History,
     TrainOptions,

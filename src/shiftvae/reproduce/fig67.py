@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.manifold import latent_traversal
-from shiftvae.pipeline import FitConfig, FitResult, fit_image, resolve_geometry
+from shiftvae.pipeline.fit import FitConfig, FitResult, fit_image, resolve_geometry
 from shiftvae.report import figures, paper_figures
 from shiftvae.reproduce._common import Timer, crop_center, load_image, pick, write_numbers
 from shiftvae.types import Image

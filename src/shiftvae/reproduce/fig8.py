@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.pipeline import FitConfig, fit_image
+from shiftvae.pipeline.fit import FitConfig, fit_image
 from shiftvae.report import figures, paper_figures
 from shiftvae.reproduce._common import (
     Timer,

@@ -1,7 +1,7 @@
 """Records of the runs of a sweep or a study, read by both the runners and their reports.
 
-The runners (:mod:`shiftvae.sweep`, :mod:`shiftvae.tune`) write a record per run; the reports
-(:mod:`shiftvae.report.sweep_report`, :mod:`shiftvae.report.tune_report`) read them.  What
+The runners (:mod:`shiftvae.runs.sweep`, :mod:`shiftvae.runs.tune`) write a record per run;
+the reports (:mod:`shiftvae.runs.sweep_report`, :mod:`shiftvae.runs.tune_report`) read them.  What
 both need lives here, so the reports never import a runner.
 """
 

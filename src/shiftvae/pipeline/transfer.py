@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 
 from shiftvae.errors import InputError
-from shiftvae.geometry import Geometry
 from shiftvae.model.vae import ShiftVAE, load_model
-from shiftvae.pipeline import (
+from shiftvae.pipeline.fit import (
     FitConfig,
     FitResult,
     as_image,
@@ -27,6 +26,7 @@ from shiftvae.pipeline import (
     image_patches,
     map_metrics,
 )
+from shiftvae.pipeline.geometry import Geometry
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)

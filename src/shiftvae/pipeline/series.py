@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from shiftvae.errors import InputError
-from shiftvae.geometry import resolve_geometry
 from shiftvae.io.hyperspy import is_signal, signal_images
 from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import ShiftVAE
-from shiftvae.pipeline import (
+from shiftvae.pipeline.fit import (
     FitConfig,
     FitResult,
     as_image,
@@ -37,6 +36,7 @@ from shiftvae.pipeline import (
     patch_noise,
     train_model,
 )
+from shiftvae.pipeline.geometry import resolve_geometry
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)

@@ -31,11 +31,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shiftvae.errors import InputError
-from shiftvae.executors import Runner, finished, lost_sentence, open_runner
-from shiftvae.pipeline import FitConfig, resolve_geometry
+from shiftvae.pipeline.fit import FitConfig, resolve_geometry
 from shiftvae.report.outdir import write_csv_atomic
-from shiftvae.report.sweep_report import write_sweep_report
+from shiftvae.runs.executors import Runner, finished, lost_sentence, open_runner
 from shiftvae.runs.records import best_record, copy_run, run_name
+from shiftvae.runs.sweep_report import write_sweep_report
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def train_one(
     """
     import torch
 
-    from shiftvae.pipeline import fit_image
+    from shiftvae.pipeline.fit import fit_image
     from shiftvae.report.fit_outputs import PLOT_LOCK, write_outputs
     from shiftvae.report.outdir import atomic_output_dir
 

@@ -26,9 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from shiftvae.errors import InputError, missing_extra
-from shiftvae.executors import Runner, open_runner
-from shiftvae.pipeline import FitConfig, resolve_geometry
-from shiftvae.report.tune_report import write_tune_outputs
+from shiftvae.pipeline.fit import FitConfig, resolve_geometry
+from shiftvae.runs.executors import Runner, open_runner
 from shiftvae.runs.records import (  # noqa: F401  re-exported: tune's names as before
     BETA_RANGE,
     INTERRUPTED,
@@ -36,7 +35,8 @@ from shiftvae.runs.records import (  # noqa: F401  re-exported: tune's names as 
     trainings_to_reach,
     was_trained,
 )
-from shiftvae.sweep import as_image, comparable_config, read_record, run_name, train_one
+from shiftvae.runs.sweep import as_image, comparable_config, read_record, run_name, train_one
+from shiftvae.runs.tune_report import write_tune_outputs
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def tune(
         Optuna storage URL (``sqlite:///path.db``, ``postgresql://...``) or the path of a
         journal file; default ``sqlite:///<out_dir>/study.db``.
     executor, workers, scheduler, processes
-        Where trials run, as for :func:`shiftvae.sweep`.
+        Where trials run, as for :func:`shiftvae.runs.sweep`.
     parallel : int, optional
         Trials in flight at once (default: the executor's slots).
     grid : float or path, optional

@@ -23,7 +23,13 @@ from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.errors import InputError
-from shiftvae.geometry import (  # noqa: F401  re-exported: the names users import
+from shiftvae.io.hyperspy import is_signal, signal_images
+from shiftvae.io.validate import check_fit_options, check_image, check_patches
+from shiftvae.lattice.centers import cut_patches
+from shiftvae.lattice.estimate import Lattice
+from shiftvae.lattice.grid import lattice_patch_grid
+from shiftvae.model.vae import ShiftVAE
+from shiftvae.pipeline.geometry import (  # noqa: F401  re-exported: the names users import
     AUTO_EPOCHS,
     AUTO_STEPS,
     LATTICE_WINDOW_CELLS,
@@ -37,12 +43,6 @@ from shiftvae.geometry import (  # noqa: F401  re-exported: the names users impo
     auto_step,
     resolve_geometry,
 )
-from shiftvae.io.hyperspy import is_signal, signal_images
-from shiftvae.io.validate import check_fit_options, check_image, check_patches
-from shiftvae.lattice.centers import cut_patches
-from shiftvae.lattice.estimate import Lattice
-from shiftvae.lattice.grid import lattice_patch_grid
-from shiftvae.model.vae import ShiftVAE
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class FitConfig:
 
     ``rotation`` adds an orientation latent with that symmetry order ("auto": 4 or 6 from
     the lattice's shape, else from the patches' power spectra, see
-    :func:`~shiftvae.geometry.resolve_pose`) and ``scale`` a relative lattice parameter
+    :func:`~shiftvae.pipeline.geometry.resolve_pose`) and ``scale`` a relative lattice parameter
     ("isotropic", or "axes" for one per motif axis).  With either, the window is 2.5 periods
     of the strongest planes, the patches lie on the square grid, and the model is the
     Gaussian shift, the MLP encoder and the canvas decoder: a polycrystal's grains share no

@@ -1,13 +1,13 @@
 """Batch mode: fit many unrelated images separately, on a Dask cluster or any executor.
 
-Where the images of :mod:`shiftvae.series` share one model, here each image gets its own fit
-with the same options: a facility's night of acquisitions, a folder of samples.  Each fit runs
-on a worker (reading its file there, so a corrupt file fails on the worker and is recorded,
-never stopping the batch) and writes the full outputs of ``shiftvae fit`` atomically into
-``runs/NN_name/``.  ``summary.csv`` has one row per image: image, folder, status, geometry,
-physicality, time and the error of a failed one.  A batch run again (``resume``) trains only
-what is missing: images whose folder holds a finished record with the same options and the
-same file are not trained again; failed ones are.
+Where the images of :mod:`shiftvae.pipeline.series` share one model, here each image gets
+its own fit with the same options: a facility's night of acquisitions, a folder of samples.
+Each fit runs on a worker (reading its file there, so a corrupt file fails on the worker and
+is recorded, never stopping the batch) and writes the full outputs of ``shiftvae fit``
+atomically into ``runs/NN_name/``.  ``summary.csv`` has one row per image: image, folder,
+status, geometry, physicality, time and the error of a failed one.  A batch run again
+(``resume``) trains only what is missing: images whose folder holds a finished record with
+the same options and the same file are not trained again; failed ones are.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from shiftvae.errors import InputError
-from shiftvae.executors import Runner, finished, lost_sentence, open_runner
 from shiftvae.io.readers import SUPPORTED_SUFFIXES
-from shiftvae.pipeline import FitConfig
+from shiftvae.pipeline.fit import FitConfig
+from shiftvae.pipeline.series import expand_paths
 from shiftvae.report.outdir import write_csv_atomic
-from shiftvae.series import expand_paths
-from shiftvae.sweep import comparable_config, read_ok_json
+from shiftvae.runs.executors import Runner, finished, lost_sentence, open_runner
+from shiftvae.runs.sweep import comparable_config, read_ok_json
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def fit_one(
 
     from shiftvae.io.readers import read_image
     from shiftvae.io.validate import fill_nan as fill_nan_pixels
-    from shiftvae.pipeline import fit_image
+    from shiftvae.pipeline.fit import fit_image
     from shiftvae.report.fit_outputs import PLOT_LOCK, write_outputs
     from shiftvae.report.outdir import atomic_output_dir
 
@@ -179,7 +179,7 @@ def fit_many(
     executor, workers, scheduler, processes
         Where the fits run: an executor (``submit``), or a Dask cluster, local with
         ``workers`` processes or existing at ``scheduler``
-        (:func:`~shiftvae.executors.open_runner`).
+        (:func:`~shiftvae.runs.executors.open_runner`).
     index
         Which image of multi-image files.
     fill_nan : bool
