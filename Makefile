@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench browser-check clean
+.PHONY: install demo test test-fast lint docs format bench browser-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+docs: $(STAMP)
+	$(BIN)/python -c "from shiftvae.pipeline.options import options_markdown as m; print(m(), end='')" > docs/options.md
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -26,10 +26,6 @@ Examples:
   shiftvae fit grains.tif --out grains --rotation --scale  # orientation and strain maps
 """
 
-# Longer than 500 lines because it declares every option of fit with its help text (its
-# docstring is the command's --help, so the reason is here); a single table of options that
-# generates them is the planned replacement.
-
 from __future__ import annotations
 
 import argparse
@@ -42,9 +38,9 @@ from pathlib import Path
 
 from shiftvae.commands.fit_series import check_series_options, run_series
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
-from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import load_model
 from shiftvae.pipeline.fit import FitConfig, fit_image
+from shiftvae.pipeline.options import OPTIONS, add_fit_options, check_fit_options
 from shiftvae.pipeline.series import expand_paths
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.outdir import (
@@ -85,86 +81,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def auto_none_or_positive(flag: str, kind: type, allow_none: bool = True):
-    """argparse type: 'auto', 'none' (if allowed) or a positive number of type ``kind``."""
-    words = ("auto", "none") if allow_none else ("auto",)
-
-    def parse(text: str):
-        if text in words:
-            return None if text == "none" else text
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not value > 0 or value != value or value == float("inf"):
-            allowed = " or ".join(f"'{w}'" for w in words)
-            raise argparse.ArgumentTypeError(
-                f"{flag} must be {allowed} or a positive {'integer' if kind is int else 'number'}"
-                f", got {text!r}"
-            )
-        return value
-
-    return parse
-
-
-# the model's parts, each "auto" by default: the lattice model with a lattice, else the paper's
-MODEL_CHOICES = (
-    (
-        "--centers",
-        ("grid", "lattice", "atoms"),
-        "patch centres: 'atoms' (on the columns of the brightest sublattice), 'lattice' (one "
-        "per unit cell, all at the same lattice phase) or 'grid' (the paper's square grid); "
-        "maps of the first two are over lattice cells; 'auto' (default): atoms with a "
-        "near-rectangular lattice of at least 8 x 8 cells, else grid",
-    ),
-    (
-        "--position",
-        ("gaussian", "torus"),
-        "position latent: 'torus' (modulo the unit cell), 'gaussian' (the paper's shift); "
-        "'auto': torus when there is a lattice",
-    ),
-    (
-        "--decoder",
-        ("coordinate", "lattice", "canvas"),
-        "'lattice' (Fourier series on the lattice), 'canvas' (drawn once per patch, moved by a "
-        "phase ramp) or 'coordinate' (the paper's MLP); 'auto': lattice when there is a "
-        "lattice",
-    ),
-    (
-        "--encoder",
-        ("mlp", "conv", "lattice"),
-        "'lattice' (reads the patch's aligned lattice Fourier coefficients), 'mlp' (the "
-        "paper's, on pixels) or 'conv'; 'auto': lattice when there is a lattice",
-    ),
-)
-
-
-def symmetry_order(text: str):
-    """argparse type: 'auto' or a symmetry order 1, 2, 3, 4 or 6."""
-    if text == "auto":
-        return text
-    if text not in ("1", "2", "3", "4", "6"):
-        raise argparse.ArgumentTypeError(
-            f"must be 'auto' or a symmetry order 1, 2, 3, 4 or 6, got {text!r}"
-        )
-    return int(text)
-
-
-def lattice_vectors(text: str):
-    """argparse type: 'auto', 'none' or 'R1,C1;R2,C2' (two vectors in pixels)."""
-    if text in ("auto", "none"):
-        return None if text == "none" else text
-    try:
-        rows = [[float(v) for v in part.split(",")] for part in text.split(";")]
-    except ValueError:
-        rows = []
-    if len(rows) != 2 or any(len(r) != 2 for r in rows):
-        raise argparse.ArgumentTypeError(
-            f"--lattice must be 'auto', 'none' or two vectors 'R1,C1;R2,C2' in px, got {text!r}"
-        )
-    return tuple(tuple(r) for r in rows)
-
-
 def add_model_args(
     p: argparse.ArgumentParser, several: bool = False, image_help: str | None = None
 ) -> None:
@@ -192,99 +108,7 @@ def add_model_args(
         action="store_true",
         help="replace NaN/Inf pixels by the median instead of refusing the image",
     )
-    p.add_argument("--window", type=positive_int, help="patch side in px (default ~2.5 periods)")
-    p.add_argument(
-        "--step",
-        type=positive_int,
-        help="grid step in px (default window/2, smaller on small images)",
-    )
-    p.add_argument(
-        "--normalize",
-        choices=("image", "patch", "none"),
-        default="image",
-        help="intensity scaling to [0, 1]: whole image (default) or each patch",
-    )
-    p.add_argument(
-        "--background",
-        default="auto",
-        metavar="PX",
-        help="subtract the image's Gaussian blur of this std (px) first, so a thickness or "
-        "detector gradient takes no latent ('auto', default: 8 lattice periods with a "
-        "lattice; 'none': keep it)",
-    )
-    p.add_argument(
-        "--likelihood",
-        choices=("auto", "gaussian", "bernoulli"),
-        default="auto",
-        help="'gaussian' at the image's noise level, or the paper's 'bernoulli' ('auto', "
-        "default: gaussian with a lattice, bernoulli without)",
-    )
-    p.add_argument(
-        "--binning",
-        default="auto",
-        help="average NxN pixel blocks first ('auto': window <= 96 px after binning with the "
-        "lattice coder, <= 24 px with the paper's decoder)",
-    )
-    p.add_argument(
-        "--lattice",
-        type=lattice_vectors,
-        default="auto",
-        metavar="R1,C1;R2,C2",
-        help="the two primitive lattice vectors in px, (row, col) each; 'auto' (default): "
-        "found from the Fourier peaks; 'none': the paper's model, no lattice",
-    )
-    for flag, choices, text in MODEL_CHOICES:
-        p.add_argument(flag, choices=("auto", *choices), default="auto", help=text)
-    p.add_argument(
-        "--rotation",
-        nargs="?",
-        const="auto",
-        default=None,
-        type=symmetry_order,
-        metavar="N",
-        help="add an orientation latent, an angle modulo 360/N degrees for an N-fold lattice "
-        "(N = 1, 2, 3, 4 or 6; the flag alone: 'auto', from the image; give it after the "
-        "image); writes the orientation map.  Uses the square patch grid, the canvas decoder "
-        "and the position modulo the motif's own cell (4- and 6-fold; else the Gaussian shift)",
-    )
-    p.add_argument(
-        "--scale",
-        nargs="?",
-        const="isotropic",
-        default=None,
-        choices=("isotropic", "axes"),
-        help="add a lattice-parameter latent: 'isotropic' (the flag alone) or 'axes' (one per "
-        "motif axis, uniaxial strain); writes the relative lattice parameter map",
-    )
-    p.add_argument("--latent-dim", type=positive_int, default=2, help="conventional latents")
-    p.add_argument("--no-shift", action="store_true", help="plain VAE (no shift latents)")
-    p.add_argument("--shift-scale", type=float, default=0.5, help="k in r + k*dr, in (0, 1]")
-    p.add_argument(
-        "--coord-frequency",
-        type=auto_none_or_positive("--coord-frequency", float),
-        default="auto",
-        metavar="F",
-        help="decoder sine layer, up to F cycles per patch side ('auto': twice the lattice "
-        "periods per window; 'none': the paper's tanh layer)",
-    )
-    p.add_argument(
-        "--epochs",
-        type=auto_none_or_positive("--epochs", int, allow_none=False),
-        default="auto",
-        help="training epochs ('auto', the default: at least 2500 optimisation steps)",
-    )
-    p.add_argument("--batch-size", type=positive_int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument(
-        "--precision",
-        default="fp32",
-        choices=("fp32", "bf16"),
-        help="bf16: mixed-precision training of the coordinate decoder, about twice as fast "
-        "on CPUs with AVX512-BF16 or AMX and on recent GPUs (default fp32; the lattice and "
-        "canvas decoders train in fp32)",
-    )
+    add_fit_options(p)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -296,7 +120,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
         metavar="START:END",
         help="KL weight ramped linearly from START to END (default 0.1:1)",
     )
-    p.add_argument("--phases", default="auto", help="number of phases, 'auto' (BIC) or 'none'")
+    add_fit_options(p, names=("phases",))
     p.add_argument(
         "--resume",
         action="store_true",
@@ -334,55 +158,10 @@ def load_input(args: argparse.Namespace):
 
 def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
     """The FitConfig of the command line, every option checked (before any work)."""
-    if args.binning != "auto":
-        if not args.binning.isdigit() or int(args.binning) < 1:
-            raise InputError(
-                f"--binning must be 'auto' or a positive integer, got {args.binning!r}"
-            )
-    background = getattr(args, "background", "auto")
-    if background not in ("auto", "none"):
-        try:
-            background = float(background)
-        except ValueError:
-            raise InputError(
-                f"--background must be 'auto', 'none' or a blur std in px, got {background!r}"
-            ) from None
-    beta = getattr(args, "beta", (0.1, 1.0))
-    phases = getattr(args, "phases", "auto")
-    if phases not in ("auto", "none"):
-        if not phases.isdigit() or int(phases) < 1:
-            raise InputError(
-                f"--phases must be 'auto', 'none' or a positive integer, got {phases!r}"
-            )
-        phases = int(phases)
-    values = dict(
-        window=args.window,
-        step=args.step,
-        normalize=None if args.normalize == "none" else args.normalize,
-        binning="auto" if args.binning == "auto" else int(args.binning),
-        background=None if background == "none" else background,
-        likelihood=getattr(args, "likelihood", "auto"),
-        latent_dim=args.latent_dim,
-        shift=not args.no_shift,
-        lattice=args.lattice,
-        centers=args.centers,
-        position=args.position,
-        decoder=args.decoder,
-        encoder=args.encoder,
-        shift_scale=args.shift_scale,
-        coord_frequency=args.coord_frequency,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta_start=beta[0],
-        beta_end=beta[1],
-        seed=args.seed,
-        device=args.device,
-        precision=args.precision,
-        phases=None if phases == "none" else phases,
-        rotation=getattr(args, "rotation", None),
-        scale=getattr(args, "scale", None),
-    )
+    values = {o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)}
+    beta = getattr(args, "beta", None)
+    if beta is not None:
+        values.update(beta_start=beta[0], beta_end=beta[1])
     values.update(override)
     config = FitConfig(**values)
     check_fit_options(config, flags=True)

@@ -2,20 +2,18 @@
 
 * :func:`check_image` decides whether an array is a usable image (numeric, 2D, not a colour
   image, not empty, finite, within float32, no wrapped-around integers, not constant);
-* :func:`check_fit_options` checks every option of an image fit before any work is done;
 * :func:`check_patches` refuses patch sets that are mostly blank;
 * :func:`fill_nan` is the repair offered for missing pixels (``shiftvae fit --fill-nan``).
 
 Every rejected input and its message is listed in ``docs/validation.md``.  File-level
 checks (missing, unreadable, unknown or corrupt files) live with the readers in
-:mod:`shiftvae.io.readers`, output-folder checks in :mod:`shiftvae.report.outdir`.
+:mod:`shiftvae.io.readers`, output-folder checks in :mod:`shiftvae.report.outdir`, and the
+fit options' rules in :mod:`shiftvae.pipeline.options`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
 
 import numpy as np
 
@@ -23,7 +21,7 @@ from shiftvae.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_fit_options", "check_image", "check_patches", "fill_nan"]
+__all__ = ["check_image", "check_patches", "fill_nan"]
 
 FLOAT32_EXACT = 2**24  # integers above this are not all representable in float32
 MAX_FLAT_SHARE = 0.5  # refuse patch sets in which at least this share has no contrast
@@ -133,151 +131,6 @@ def _as_float32(arr: np.ndarray, source: str, error: type[InputError]) -> np.nda
                 f"({np.finfo(np.float32).max:.3g}): divide them by a common scale first"
             )
     return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-def check_fit_options(options: Any, flags: bool = False) -> None:
-    """Refuse out-of-range fit options (a :class:`~shiftvae.pipeline.FitConfig`) up front.
-
-    Parameters
-    ----------
-    options : FitConfig or any object with its attributes
-        The options to check; attributes it lacks are not checked.
-    flags : bool
-        Name options as command-line flags (``--shift-scale``) rather than fields.
-
-    Raises
-    ------
-    InputError
-        Naming the first option out of range and its allowed values.
-
-    Examples
-    --------
-    >>> from shiftvae.pipeline.fit import FitConfig
-    >>> check_fit_options(FitConfig(shift_scale=2.0))
-    Traceback (most recent call last):
-    ...
-    shiftvae.errors.InputError: shift_scale must be in (0, 1], got 2.0
-    """
-
-    def name(field: str) -> str:
-        return "--" + field.replace("_", "-") if flags else field
-
-    def get(field: str) -> Any:
-        return getattr(options, field, None)
-
-    for field in ("window", "step", "latent_dim", "epochs", "batch_size"):
-        value = get(field)
-        if field == "epochs" and value == "auto":
-            continue
-        if value is not None and (not _is_int(value) or value < 1):
-            raise InputError(f"{name(field)} must be a positive integer, got {value!r}")
-    frequency = get("coord_frequency")
-    if frequency not in (None, "auto") and not (_is_real(frequency) and frequency > 0):
-        raise InputError(
-            f"{name('coord_frequency')} must be 'auto', None or a positive number of cycles "
-            f"per patch side, got {frequency!r}"
-        )
-    binning = get("binning")
-    if binning is not None and binning != "auto" and (not _is_int(binning) or binning < 1):
-        raise InputError(f"{name('binning')} must be 'auto' or a positive integer, got {binning!r}")
-    phases = get("phases")
-    if phases is not None and phases != "auto" and (not _is_int(phases) or phases < 1):
-        allowed = "'auto', 'none'" if flags else "'auto', None"
-        raise InputError(
-            f"{name('phases')} must be {allowed} or a positive integer, got {phases!r}"
-        )
-    scale = get("shift_scale")
-    if scale is not None and not (_is_real(scale) and 0 < scale <= 1):
-        raise InputError(f"{name('shift_scale')} must be in (0, 1], got {scale!r}")
-    lr = get("lr")
-    if lr is not None and not (_is_real(lr) and lr > 0):
-        raise InputError(f"{name('lr')} (learning rate) must be a positive number, got {lr!r}")
-    for field in ("beta_start", "beta_end"):
-        value = get(field)
-        if value is not None and not (_is_real(value) and value > 0):
-            what = "--beta START:END" if flags else field
-            raise InputError(f"{what} must be positive, got {value!r}")
-    device = get("device")
-    if device is not None and not (
-        isinstance(device, str)
-        and (device in ("auto", "cpu", "cuda") or device.startswith("cuda:"))
-    ):
-        raise InputError(f"{name('device')} must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    precision = get("precision")
-    if precision is not None and precision not in ("fp32", "bf16"):
-        raise InputError(f"{name('precision')} must be 'fp32' or 'bf16', got {precision!r}")
-    for field, allowed in (
-        ("position", ("auto", "gaussian", "torus")),
-        ("decoder", ("auto", "coordinate", "lattice", "canvas")),
-        ("encoder", ("auto", "mlp", "conv", "lattice")),
-        ("centers", ("auto", "grid", "lattice", "atoms")),
-    ):
-        value = get(field)
-        if value is not None and value not in allowed:
-            listed = ", ".join(f"'{a}'" for a in allowed)
-            raise InputError(f"{name(field)} must be one of {listed}, got {value!r}")
-    rotation = get("rotation")
-    if (
-        rotation is not None
-        and rotation != "auto"
-        and not (_is_int(rotation) and rotation in (1, 2, 3, 4, 6))
-    ):
-        raise InputError(
-            f"{name('rotation')} must be 'auto' or a symmetry order 1, 2, 3, 4 or 6 (the orders "
-            f"a lattice allows), got {rotation!r}"
-        )
-    scale_mode = get("scale")
-    if scale_mode not in (None, "isotropic", "axes"):
-        raise InputError(f"{name('scale')} must be 'isotropic' or 'axes', got {scale_mode!r}")
-    if rotation is not None or scale_mode is not None:
-        for field, bad in (("decoder", "lattice"), ("encoder", "lattice")):
-            if get(field) == bad or (field == "encoder" and get(field) == "conv"):
-                raise InputError(
-                    f"{name('rotation')} and {name('scale')} work with the MLP encoder and the "
-                    f"canvas or coordinate decoder, not {name(field)} {get(field)!r}"
-                )
-    lattice = get("lattice")
-    if lattice is not None and not isinstance(lattice, str):
-        try:
-            cell = np.asarray(lattice, dtype=np.float64)
-        except (TypeError, ValueError):
-            cell = np.zeros(0)
-        if cell.shape != (2, 2) or not np.isfinite(cell).all():
-            raise InputError(
-                f"{name('lattice')} must be 'auto', None or two (row, col) vectors in pixels, "
-                f"got {lattice!r}"
-            )
-    elif isinstance(lattice, str) and lattice != "auto":
-        raise InputError(f"{name('lattice')} must be 'auto', None or two vectors, got {lattice!r}")
-    likelihood = get("likelihood")
-    if likelihood is not None and likelihood not in ("auto", "bernoulli", "gaussian"):
-        raise InputError(
-            f"{name('likelihood')} must be 'auto', 'bernoulli' or 'gaussian', got {likelihood!r}"
-        )
-    noise = get("noise")
-    if noise is not None and noise != "auto" and not (_is_real(noise) and noise > 0):
-        raise InputError(
-            f"{name('noise')} must be 'auto' or a positive std in the patches' units (0-1), "
-            f"got {noise!r}"
-        )
-    background = get("background")
-    if background not in (None, "auto") and not (_is_real(background) and background > 0):
-        allowed = "'auto', 'none'" if flags else "'auto', None"
-        raise InputError(
-            f"{name('background')} must be {allowed} or a positive blur std in pixels, "
-            f"got {background!r}"
-        )
-    normalize = get("normalize")
-    if normalize not in (None, "image", "patch"):
-        raise InputError(f"{name('normalize')} must be 'image', 'patch' or None, got {normalize!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float | np.number) and math.isfinite(float(value))
 
 
 def check_patches(data: np.ndarray, source: str = "the image") -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -24,11 +24,12 @@ from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.errors import InputError
 from shiftvae.io.hyperspy import is_signal, signal_images
-from shiftvae.io.validate import check_fit_options, check_image, check_patches
+from shiftvae.io.validate import check_image, check_patches
 from shiftvae.lattice.centers import cut_patches
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.lattice.grid import lattice_patch_grid
 from shiftvae.model.vae import ShiftVAE
+from shiftvae.pipeline.config import FitConfig
 from shiftvae.pipeline.geometry import (  # noqa: F401  re-exported: the names users import
     AUTO_EPOCHS,
     AUTO_STEPS,
@@ -43,85 +44,10 @@ from shiftvae.pipeline.geometry import (  # noqa: F401  re-exported: the names u
     auto_step,
     resolve_geometry,
 )
+from shiftvae.pipeline.options import check_fit_options
 from shiftvae.types import Encoding, Image, LatentMaps, Patches
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Every option of an image fit (recorded in results.h5 and model.pt).
-
-    ``window``/``step`` are in pixels of the original image (None: ~2.5 lattice periods
-    from the FFT, and window // 2 or less, see :func:`auto_step`).  ``binning`` averages
-    bin x bin pixel blocks before cutting patches ("auto": the smallest factor that brings
-    the window to <= 24 px), which keeps training fast without changing the patch grid.
-    ``coord_frequency`` is the decoder's sine first layer in cycles per patch side ("auto":
-    twice the lattice periods per window, so the lattice and its second harmonic are drawn
-    from the start; None: the paper's tanh layer), see :class:`shiftvae.ShiftVAE`.
-    ``epochs="auto"`` trains for at least 2500 optimisation steps (50 to 400 epochs, see
-    :func:`auto_epochs`), so that a small image gets as many updates as a large one.
-
-    ``lattice`` is "auto" (found by :func:`~shiftvae.lattice.estimate.estimate_lattice`), None
-    (the paper's model, no lattice) or two (row, col) vectors in pixels of the image.  With a
-    lattice, the "auto" ``position``, ``decoder`` and ``encoder`` are the torus position
-    modulo the unit cell and the lattice Fourier coder; the patches are centred on the
-    columns of the brightest sublattice (``centers="auto"``: "atoms" from 8 x 8 cells up,
-    else the square grid); the window is 1.5 times the longer period, and patches keep
-    their pixels up to 96 px per side.  Without one they are the paper's Gaussian shift and
-    MLP encoder with the canvas decoder (patches keep their pixels up to 64 px per side;
-    ``decoder="coordinate"`` is the paper's decoder); an image with no periodicity at all
-    gets a 32 px window (at most a quarter of its smaller side), no position latent, the
-    Fourier coder over the window, and a warning.
-
-    ``rotation`` adds an orientation latent with that symmetry order ("auto": 4 or 6 from
-    the lattice's shape, else from the patches' power spectra, see
-    :func:`~shiftvae.pipeline.geometry.resolve_pose`) and ``scale`` a relative lattice parameter
-    ("isotropic", or "axes" for one per motif axis).  With either, the window is 2.5 periods
-    of the strongest planes, the patches lie on the square grid, and the model is the
-    Gaussian shift, the MLP encoder and the canvas decoder: a polycrystal's grains share no
-    lattice for the torus position to live on.
-
-    ``background`` is the std (px) of the Gaussian blur subtracted from the image before
-    cutting patches, so that a thickness ramp or a detector gradient does not take a latent
-    ("auto": 8 periods of the lattice model, none otherwise; None: keep it).  ``likelihood``
-    "auto" is a Gaussian whose std is the image's own noise (``noise="auto"``:
-    :func:`~shiftvae.data.noise.estimate_noise` on the patches) for the lattice model, so
-    that a field just above the noise is encoded, and the paper's Bernoulli otherwise.
-    """
-
-    window: int | None = None
-    step: int | None = None
-    normalize: Literal["image", "patch"] | None = "image"
-    binning: int | Literal["auto"] = "auto"
-    latent_dim: int = 2
-    shift: bool = True
-    shift_scale: float = 0.5
-    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"
-    noise: float | Literal["auto"] = "auto"
-    background: float | Literal["auto"] | None = "auto"
-    hidden: tuple[int, ...] = (128, 128)
-    decoder_hidden: tuple[int, ...] | None = None
-    encoder: Literal["auto", "mlp", "conv", "lattice"] = "auto"
-    position: Literal["auto", "gaussian", "torus"] = "auto"
-    decoder: Literal["auto", "coordinate", "lattice", "canvas"] = "auto"
-    lattice: Literal["auto"] | tuple | list | None = "auto"
-    centers: Literal["auto", "grid", "lattice", "atoms"] = "auto"
-    coord_frequency: float | Literal["auto"] | None = "auto"
-    epochs: int | Literal["auto"] = "auto"
-    batch_size: int = 100
-    beta_start: float = 0.1
-    beta_end: float = 1.0
-    lr: float = 1e-3
-    phases: int | Literal["auto"] | None = "auto"
-    seed: int = 0
-    device: str = "auto"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    rotation: int | Literal["auto"] | None = None
-    scale: Literal["isotropic", "axes"] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

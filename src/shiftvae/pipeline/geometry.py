@@ -1,8 +1,7 @@
 """Geometry of an image fit: the lattice, the model's parts, window, step, binning, epochs.
 
 Every default of ``fit`` that is derived from the image is decided here, from the image
-and a :class:`~shiftvae.pipeline.FitConfig` (read by attribute, so this module does not
-import the pipeline).
+and a :class:`~shiftvae.pipeline.FitConfig`.
 """
 
 from __future__ import annotations
@@ -21,11 +20,11 @@ from shiftvae.lattice.centers import check_lattice_option
 from shiftvae.lattice.estimate import MIN_LATTICE_SIDE, Lattice, NoLatticeError, estimate_lattice
 from shiftvae.lattice.grid import lattice_block_shape
 from shiftvae.model.pose import canonical_lattice, symmetry_coherence
+from shiftvae.pipeline.config import FitConfig
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
 
-FitConfig = Any  # a shiftvae.pipeline.FitConfig
 
 MAX_AUTO_WINDOW = 24  # px after binning: the coordinate decoder's cost grows with pixels
 MAX_LATTICE_WINDOW = 96  # px after binning for the lattice coder (its cost is ~ n * P)

@@ -21,7 +21,6 @@ import numpy as np
 
 from shiftvae.errors import InputError
 from shiftvae.io.hyperspy import is_signal, signal_images
-from shiftvae.io.validate import check_fit_options
 from shiftvae.model.vae import ShiftVAE
 from shiftvae.pipeline.fit import (
     FitConfig,
@@ -37,6 +36,7 @@ from shiftvae.pipeline.fit import (
     train_model,
 )
 from shiftvae.pipeline.geometry import resolve_geometry
+from shiftvae.pipeline.options import check_fit_options
 from shiftvae.types import Image
 
 log = logging.getLogger(__name__)

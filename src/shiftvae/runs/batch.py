@@ -190,7 +190,7 @@ def fit_many(
     list of dict
         One record per image, in order: ``status`` "ok" or "failed" and the summary's fields.
     """
-    from shiftvae.io.validate import check_fit_options
+    from shiftvae.pipeline.options import check_fit_options
 
     config = config or FitConfig()
     check_fit_options(config)
