@@ -1,7 +1,9 @@
 """Fit a generated lattice and two real STEM images, and write what a refactor must keep.
 
 For each image: the geometry JSON of a default fit (epochs shortened to keep this quick;
-every other option default), its maps, and its encoding, under ``OUT/<name>/``.  Run it
+every other option default), its maps, and its encoding, under ``OUT/<name>/``; on the
+generated lattice also the paper's model (no lattice: Gaussian shift, canvas decoder) and
+the posed model (rotation and scale latents).  Run it
 before and after a change, then ``--compare BEFORE AFTER`` prints the largest differences.
 
     .venv/bin/python benchmarks/same_numbers.py /tmp/before
@@ -27,10 +29,13 @@ def images():
     import shiftvae as sv
     from shiftvae.synthetic.crystals import intensity_ratio_crystal
 
-    yield "generated", intensity_ratio_crystal(256, seed=0)[0]
+    generated = intensity_ratio_crystal(256, seed=0)[0]
+    yield "generated", generated, {}
+    yield "generated-paper-model", generated, {"lattice": None}
+    yield "generated-posed", generated, {"rotation": 4, "scale": "isotropic"}
     for name, file in IMAGES.items():
         if (SHARED / file).exists():
-            yield name, sv.read_image(SHARED / file)
+            yield name, sv.read_image(SHARED / file), {}
 
 
 def run(out: Path) -> None:
@@ -39,8 +44,9 @@ def run(out: Path) -> None:
     import shiftvae as sv
 
     torch.set_num_threads(1)
-    for name, image in images():
-        res = sv.fit_image(image, sv.FitConfig(epochs=EPOCHS), progress=False)
+    for name, image, options in images():
+        config = sv.FitConfig(epochs=EPOCHS, **options)
+        res = sv.fit_image(image, config, progress=False)
         d = out / name
         d.mkdir(parents=True, exist_ok=True)
         geo = res.geometry.as_dict() if hasattr(res.geometry, "as_dict") else dict(res.geometry)

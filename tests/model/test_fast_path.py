@@ -17,6 +17,13 @@ import torch.nn.functional as F
 import shiftvae as sv
 from shiftvae.model.decoder import CoordinateDecoder, pixel_grid
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
+from shiftvae.model.position import Move
+
+
+def in_units(dec, shift):
+    """The move of a Gaussian shift ``shift`` (B, d) in prior units, as the model passes it."""
+    return Move(pixels=-shift * dec.shift_scale * dec.half_side, units=shift)
+
 
 CASES = {
     "1d": ((40,), (128, 128), None),
@@ -89,8 +96,8 @@ def test_decoder_output_matches_materialised_grid(case):
     z, shift = torch.randn(16, 2), torch.randn(16, len(shape))
     expected = reference_decoder(dec, z, shift)
     with torch.no_grad():
-        fast_nograd = dec(z, shift)
-    fast = dec(z.requires_grad_(), shift)  # the autograd path
+        fast_nograd = dec(z, in_units(dec, shift))
+    fast = dec(z.requires_grad_(), in_units(dec, shift))  # the autograd path
     assert fast.shape == (16, *shape)
     torch.testing.assert_close(fast, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast_nograd, expected, rtol=1e-5, atol=1e-5)
@@ -136,7 +143,7 @@ def test_hand_written_backward_passes_gradcheck(freq):
     shift = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
 
     def run(z, shift, *ps):
-        return functional_call(dec, dict(zip(names, ps)), (z, shift))
+        return functional_call(dec, dict(zip(names, ps)), (z, in_units(dec, shift)))
 
     assert torch.autograd.gradcheck(run, (z, shift, *params), fast_mode=True)
 
@@ -144,11 +151,11 @@ def test_hand_written_backward_passes_gradcheck(freq):
 def test_recycled_buffers_refuse_a_second_backward():
     dec = CoordinateDecoder((8,), latent_dim=2, hidden=(8, 8), shift_scale=0.5)
     z, shift = torch.randn(4, 2), torch.randn(4, 1)
-    out = dec(z, shift).sum()
+    out = dec(z, in_units(dec, shift)).sum()
     out.backward(retain_graph=True)
     out.backward()  # without the pool: an ordinary autograd function
     with dec.reuse_buffers():
-        out = dec(z, shift).sum()
+        out = dec(z, in_units(dec, shift)).sum()
         out.backward(retain_graph=True)
         with pytest.raises(RuntimeError, match="retain_graph"):
             out.backward()
@@ -211,7 +218,8 @@ def test_model_pickles_without_work_buffers():
     model = sv.ShiftVAE((20,), hidden=(8, 8))
     dec = model.module_.decoder
     with dec.reuse_buffers():
-        dec(torch.zeros(2, 2, requires_grad=True), torch.zeros(2, 1)).sum().backward()
+        z = torch.zeros(2, 2, requires_grad=True)
+        dec(z, in_units(dec, torch.zeros(2, 1))).sum().backward()
         clone = pickle.loads(pickle.dumps(model))
     assert clone.module_.decoder._buffers_pool is None
 

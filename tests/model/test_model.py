@@ -11,6 +11,12 @@ import torch
 import shiftvae as sv
 from shiftvae.model.decoder import CoordinateDecoder, pixel_grid
 from shiftvae.model.likelihood import bernoulli_nll, kl_standard_normal
+from shiftvae.model.position import Move
+
+
+def in_units(dec, shift):
+    """The move of a Gaussian shift ``shift`` (B, d) in prior units, as the model passes it."""
+    return Move(pixels=-shift * dec.shift_scale * dec.half_side, units=shift)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +103,7 @@ def test_coordinate_decoder_matches_explicit_shifted_grid():
     torch.manual_seed(0)
     dec = CoordinateDecoder((6, 7), latent_dim=2, hidden=(16, 8), shift_scale=0.3)
     z, shift = torch.randn(4, 2), torch.randn(4, 2)
-    fast = dec(z, shift)
+    fast = dec(z, in_units(dec, shift))
     grid = pixel_grid((6, 7)).unsqueeze(0) + 0.3 * shift.unsqueeze(1)  # (B, P, 2)
     h = torch.tanh(dec.coord(grid) + dec.latent(z).unsqueeze(1))
     slow = dec.out(dec.body(h)).squeeze(-1).reshape(4, 6, 7)

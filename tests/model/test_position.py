@@ -13,6 +13,7 @@ from shiftvae.errors import InputError
 from shiftvae.model.lattice_decoder import LatticeDecoder, harmonic_indices
 from shiftvae.model.lattice_fit import LatticeFit
 from shiftvae.model.position import (
+    Move,
     kl_wrapped_normal_uniform,
     wrapped_normal_entropy,
     wrapped_normal_log_prob,
@@ -88,12 +89,12 @@ def test_lattice_decoder_moves_the_motif_exactly_and_ignores_lattice_vectors(cel
     dec = LatticeDecoder((30, 30), 2, (16,), cell)
     z = torch.randn(3, 2)
     s = torch.tensor([[2.0, -3.0]] * 3)
-    still, moved = dec(z), dec(z, pixels=s)
+    still, moved = dec(z), dec(z, Move(pixels=s))
     torch.testing.assert_close(moved[:, 5:25, 5:25], still[:, 3:23, 8:28], atol=1e-4, rtol=0)
-    by_cell = dec(z, pixels=torch.as_tensor(cell[0] - 2 * cell[1], dtype=torch.float32)[None])
+    by_cell = dec(z, Move(torch.as_tensor(cell[0] - 2 * cell[1], dtype=torch.float32)[None]))
     torch.testing.assert_close(by_cell, still, atol=1e-4, rtol=0)
     angles = 2 * math.pi * s @ torch.as_tensor(np.linalg.inv(cell), dtype=torch.float32)
-    torch.testing.assert_close(dec(z, angles=angles), moved, atol=1e-4, rtol=0)
+    torch.testing.assert_close(dec(z, Move(s, angles=angles)), moved, atol=1e-4, rtol=0)
 
 
 def test_harmonics_stay_below_the_aliasing_limit():

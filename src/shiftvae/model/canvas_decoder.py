@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from shiftvae.model.parts import NoBufferHooks, tanh_mlp
+from shiftvae.model.position import Move
 
 __all__ = ["CanvasDecoder", "canvas_shape"]
 
@@ -106,15 +107,16 @@ class CanvasDecoder(NoBufferHooks, nn.Module):
     def forward(
         self,
         z: torch.Tensor,
-        pixels: torch.Tensor | None = None,
+        move: Move | None = None,
         pose: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (B, *data_shape) for latents z (B, l), the pattern moved by ``pixels`` (B, d),
-        a displacement in pixels along (row, col), positive toward increasing index.
+        """Logits (B, *data_shape) for latents z (B, l), the pattern moved by ``move``'s pixels
+        (B, d), a displacement along (row, col), positive toward increasing index.
 
         With ``pose`` (B, 2, 2), the map M from patch pixels to canvas pixels (rotation and
         scale, :func:`~shiftvae.model.pose.pose_matrix`), pixel r shows the canvas at
         ``M r - pixels`` (bicubic resampling instead of the phase ramp)."""
+        pixels = None if move is None else move.pixels
         canvas = self.draw(z)
         if pose is not None:
             return self.resample(canvas, pose, pixels)

@@ -51,6 +51,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from shiftvae.model.position import Move
+
 
 def pixel_grid(data_shape: tuple[int, ...]) -> torch.Tensor:
     """Pixel coordinates in [-1, 1] along each axis, shape (P, d), axes in (row, col) order."""
@@ -298,6 +300,8 @@ class CoordinateDecoder(nn.Module):
         self.body = nn.Sequential(*layers)  # the parameters; forward runs _PixelMLP
         self.out = nn.Linear(width, 1)
         self.register_buffer("grid", pixel_grid(self.data_shape), persistent=False)
+        half = torch.tensor([(n - 1) / 2 for n in self.data_shape])  # centre to edge, px
+        self.register_buffer("half_side", half, persistent=False)
         self._buffers_pool: _Buffers | None = None
         self._compute_dtype: torch.dtype | None = None
 
@@ -335,15 +339,17 @@ class CoordinateDecoder(nn.Module):
         return state
 
     def forward(
-        self, z: torch.Tensor, shift: torch.Tensor | None, pose: torch.Tensor | None = None
+        self, z: torch.Tensor, move: Move | None, pose: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Decoder output (logits or Gaussian means) for latents ``z`` (B, l), shift (B, d).
+        """Decoder output (logits or Gaussian means) for latents ``z`` (B, l), the pattern
+        moved by ``move``, read as the shift dr in prior units (B, d): the grid moves by k dr.
 
         ``pose`` (B, 2, 2), square 2D patches only: the grid is mapped by it (rotation and
         scale, :func:`~shiftvae.model.pose.pose_matrix`) before the shift is applied; one grid
         per sample, so the per-pixel fast path is not used.
         Returns a tensor of shape (B, *data_shape).
         """
+        shift = None if move is None else move.prior_units(self.shift_scale, self.half_side)
         # (P, H): omega W_r r + b, once per forward pass
         grid_proj = self.coord(self.grid * self.omega if self.sine else self.grid)
         bias = self.latent(z)  # (B, H): W_z z

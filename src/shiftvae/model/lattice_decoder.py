@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from shiftvae.model.parts import NoBufferHooks, tanh_mlp
+from shiftvae.model.position import Move
 
 __all__ = ["LatticeDecoder", "default_harmonics", "harmonic_indices", "lattice_basis"]
 
@@ -121,23 +122,23 @@ class LatticeDecoder(NoBufferHooks, nn.Module):
         return int(self.hk.shape[0])
 
     def forward(
-        self,
-        z: torch.Tensor,
-        angles: torch.Tensor | None = None,
-        pixels: torch.Tensor | None = None,
+        self, z: torch.Tensor, move: Move | None = None, pose: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits (B, H, W) for latents z (B, l), moved by ``angles`` (B, 2), the position as
-        2 pi times the fractional coordinates, or by ``pixels`` (B, 2), a displacement in px.
+        """Logits (B, H, W) for latents z (B, l), moved by ``move``: by its angles (B, 2), the
+        position as 2 pi times the fractional coordinates, where it has them (the torus),
+        else by its pixels (B, 2).  No pose: the lattice is the image's own.
         """
+        if pose is not None:
+            raise ValueError("the lattice decoder draws on the image's lattice: no pose")
         coef = self.coefficients(self.body(z))  # (B, 1 + 2n)
         n = self.n_harmonics
         c0, a, b = coef[:, :1], coef[:, 1 : 1 + n], coef[:, 1 + n :]
-        if angles is not None:
-            delta = angles @ self.hk.T  # (B, n): h theta_1 + k theta_2
-        elif pixels is not None:
-            delta = (2 * math.pi) * (pixels @ self.freqs.T)  # (B, n): 2 pi G . s
-        else:
+        if move is None:
             delta = None
+        elif move.angles is not None:
+            delta = move.angles @ self.hk.T  # (B, n): h theta_1 + k theta_2
+        else:
+            delta = (2 * math.pi) * (move.pixels @ self.freqs.T)  # (B, n): 2 pi G . s
         if delta is not None:  # the phase ramp: the motif moved by s
             cos, sin = torch.cos(delta), torch.sin(delta)
             a, b = a * cos - b * sin, a * sin + b * cos

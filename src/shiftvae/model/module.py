@@ -10,7 +10,13 @@ fractional position in the unit cell (wrapped normal, uniform prior; see
 
 Decoders: the paper's coordinate MLP (:class:`CoordinateDecoder`), the Fourier series on the
 reciprocal lattice (:class:`LatticeDecoder`), or a canvas drawn once per sample and moved by a
-phase ramp (:class:`CanvasDecoder`); all take the content z and the position.
+phase ramp (:class:`CanvasDecoder`); all take the content z and the position's
+:class:`~shiftvae.model.position.Move`.
+
+The parts are chosen once, from the :class:`ModelConfig`'s strings: the position
+(:func:`~shiftvae.model.position.position_part`: none, Gaussian shift or torus), the pose
+(rotation and scales, with their anchor), the likelihood, the encoder and the decoder; the
+:class:`~shiftvae.model.layout.LatentLayout` says where each kind of latent sits.
 """
 
 from __future__ import annotations
@@ -27,16 +33,16 @@ from shiftvae.model.decoder import CoordinateDecoder
 from shiftvae.model.encoder import ConvEncoder, MLPEncoder
 from shiftvae.model.lattice_decoder import LatticeDecoder
 from shiftvae.model.lattice_fit import LatticeFit
+from shiftvae.model.layout import LatentLayout
 from shiftvae.model.likelihood import kl_standard_normal, reconstruction_nll
 from shiftvae.model.pose import PoseAnchor, cell_waves, pose_matrix, turn_patches
 from shiftvae.model.position import (
+    MARGIN_PRIOR_UNITS,
     TWO_PI,
-    angles_around,
-    angles_from_vectors,
     kl_wrapped_normal_uniform,
+    position_part,
 )
 
-MARGIN_PRIOR_UNITS = 2.0  # canvas decoder: margin for Gaussian shifts of this many prior units
 POSE_START_LOG_STD = -2.0  # initial log-std of the pose corrections
 # the lattice coder's position stays within a quarter cell of its (registered) anchor
 POSITION_REACH = math.pi / 2
@@ -97,15 +103,13 @@ class ShiftVAEModule(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.torus = config.shift and config.position == "torus"
-        # a torus angle's mean is predicted as a 2-vector (no branch cut): 2 more outputs
-        n_latent = config.shift_dim * (2 if self.torus else 1) + config.latent_dim
-        # the rotation's mean is a 2-vector correction to the anchor: one more output
-        n_latent += config.pose_dim + (1 if config.rotation else 0)
+        self.layout = LatentLayout.of(config)
+        self.position = position_part(config)
+        n_latent = self.layout.raw
         self.anchor = None
         if config.pose_dim:
             self.anchor = PoseAnchor(config.data_shape, config.rotation, config.period)
-            if self.torus:
+            if self.layout.circular_position:
                 waves = cell_waves(config.data_shape, np.asarray(config.lattice))
                 self.register_buffer("cell_waves", waves, False)
         self.lattice_fit = None
@@ -136,16 +140,12 @@ class ShiftVAEModule(nn.Module):
                 config.shift_scale,
                 config.coord_frequency,
             )
-        if config.lattice is not None:
-            cell = torch.as_tensor(np.asarray(config.lattice), dtype=torch.float32)
-            self.register_buffer("lattice", cell, False)
 
     @torch.no_grad()
     def _start_pose_at_the_anchor(self, n_latent: int) -> None:
         """Pose corrections start at zero with a small std (e^-2): the first steps decode at
         the anchor's angle and size rather than at the random turn of a fresh encoder."""
-        d = self.config.shift_dim * (2 if self.torus else 1)  # raw outputs of the position
-        rows = torch.arange(d, d + self.config.pose_dim + (1 if self.config.rotation else 0))
+        rows = torch.tensor(list(self.layout.raw_pose))
         head = self.encoder.head
         head.weight[rows] = 0.0
         head.bias[rows] = 0.0
@@ -159,19 +159,7 @@ class ShiftVAEModule(nn.Module):
         the unit cell's extent along the axis; none without a position latent.
         """
         cfg = self.config
-        d = len(cfg.data_shape)
-        if not cfg.shift and not cfg.pose_dim:
-            return (0,) * d
-        if self.torus:
-            extent = np.abs(np.asarray(cfg.lattice, dtype=np.float64)).sum(0)  # (row, col)
-            moves = [e / 2 for e in extent]
-            if not cfg.pose_dim:
-                return tuple(math.ceil(m) for m in moves)
-        else:
-            moves = [
-                MARGIN_PRIOR_UNITS * cfg.shift_scale * (n - 1) / 2 if cfg.shift else 0.0
-                for n in cfg.data_shape
-            ]
+        moves = self.position.reach()
         if not cfg.pose_dim:
             return tuple(math.ceil(m) for m in moves)
         # turned and scaled, the patch's corners reach sqrt(2) half-sides / smallest scale
@@ -199,12 +187,7 @@ class ShiftVAEModule(nn.Module):
             mean, std = self.encoder(prepared[:, :-4])
         else:
             mean, std = self.encoder(x)
-        if not self.torus:
-            return mean, std
-        d2 = 2 * self.config.shift_dim
-        angles = angles_around(anchor, mean[:, :d2], POSITION_REACH)  # (B, d)
-        sigma = std[:, :d2].unflatten(1, (-1, 2)).prod(-1).sqrt()  # (B, d)
-        return torch.cat([angles, mean[:, d2:]], 1), torch.cat([sigma, std[:, d2:]], 1)
+        return self.position.read(mean, std, anchor, POSITION_REACH)
 
     def prepare(self, x: torch.Tensor, anchor: torch.Tensor | None = None) -> torch.Tensor | None:
         """What the encoder reads of patches x (B, H, W) that no weight changes, packed in one
@@ -262,7 +245,7 @@ class ShiftVAEModule(nn.Module):
         if not cfg.scale_dim or log_scale is None:
             log_scale = torch.zeros_like(phi)
         turned = turn_patches(x, theta, log_scale)
-        if self.torus:
+        if self.layout.circular_position:
             position = self.anchor.position(turned, self.cell_waves).flatten(1)  # (B, 4)
         else:
             position = torch.zeros(x.shape[0], 4, device=x.device, dtype=x.dtype)
@@ -280,13 +263,9 @@ class ShiftVAEModule(nn.Module):
         turned = prepared[:, :pixels].reshape(-1, *cfg.data_shape)
         phi, log_scale = prepared[:, pixels], prepared[:, pixels + 1]
         mean, std = self.encoder(turned)
-        d = cfg.shift_dim
-        if self.torus:  # the position on the motif's own lattice, anchored like the lattice coder
-            anchor = prepared[:, pixels + 2 :]  # (B, 4): the cell's two fundamentals
-            angles = angles_from_vectors(mean[:, : 2 * d] + anchor.flatten(1))
-            sigma = std[:, : 2 * d].unflatten(1, (-1, 2)).prod(-1).sqrt()
-            mean = torch.cat([angles, mean[:, 2 * d :]], 1)
-            std = torch.cat([sigma, std[:, 2 * d :]], 1)
+        d = self.layout.position
+        # the torus position on the motif's own lattice: anchored on the cell's fundamentals
+        mean, std = self.position.read(mean, std, prepared[:, pixels + 2 :])
         if n:
             turn = mean[:, d : d + 2]  # correction as a vector near (0, 0): no branch cut
             phi = phi + torch.atan2(turn[:, 1], 1.0 + turn[:, 0])
@@ -295,10 +274,9 @@ class ShiftVAEModule(nn.Module):
             mean = torch.cat([mean[:, :d], phi[:, None], mean[:, d + 2 :]], 1)
             std = torch.cat([std[:, :d], sigma[:, None], std[:, d + 2 :]], 1)
         if cfg.scale_dim:  # the encoder corrects the anchor's size, in prior units
-            start = d + (1 if n else 0)
-            units = log_scale[:, None] / cfg.scale_range
-            scales = mean[:, start : start + cfg.scale_dim] + units
-            mean = torch.cat([mean[:, :start], scales, mean[:, start + cfg.scale_dim :]], 1)
+            at = self.layout.scale_slice
+            scales = mean[:, at] + log_scale[:, None] / cfg.scale_range
+            mean = torch.cat([mean[:, : at.start], scales, mean[:, at.stop :]], 1)
         return mean, std
 
     def pose(self, latents: torch.Tensor) -> torch.Tensor | None:
@@ -307,51 +285,19 @@ class ShiftVAEModule(nn.Module):
         cfg = self.config
         if not cfg.pose_dim:
             return None
-        d = cfg.shift_dim
-        theta = latents[:, d] / cfg.rotation if cfg.rotation else None
-        start = d + (1 if cfg.rotation else 0)
-        scales = latents[:, start : start + cfg.scale_dim] if cfg.scale_dim else None
+        theta = self.layout.rotation_of(latents) / cfg.rotation if cfg.rotation else None
+        scales = self.layout.scales_of(latents) if cfg.scale_dim else None
         return pose_matrix(theta, None if scales is None else cfg.scale_range * scales)
 
-    def displacement(self, position: torch.Tensor) -> torch.Tensor:
-        """Pixels (B, d) by which the pattern is moved, for position latents (B, d)."""
-        cfg = self.config
-        if self.torus:
-            return position @ self.lattice / TWO_PI  # fractional (u, v) times (a1, a2)
-        return -position * cfg.shift_scale * self._half_widths(position.device)
-
-    def _half_widths(self, device: torch.device) -> torch.Tensor:
-        """(d,) pixels from the patch centre to its edge along each axis: (n - 1) / 2."""
-        half = [(n - 1) / 2 for n in self.config.data_shape][: self.config.shift_dim]
-        return torch.tensor(half, device=device)
-
     def split(self, latents: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """Split (B, d + l) latents into shift (B, d) or None, and content (B, l)."""
-        d = self.config.shift_dim
-        return (latents[:, :d] if d else None), latents[:, d + self.config.pose_dim :]
+        """Split (B, d + pose + l) latents into position (B, d) or None, and content (B, l)."""
+        return self.layout.position_of(latents), self.layout.content_of(latents)
 
     def generative(self, latents: torch.Tensor) -> torch.Tensor:
         """Decoder output for (B, d + pose + l) latents: logits or Gaussian means, (B, *S)."""
-        shift, z = self.split(latents)
-        pose = self.pose(latents)
-        if isinstance(self.decoder, CanvasDecoder):
-            pixels = None if shift is None else self.displacement(shift)
-            return self.decoder(z, pixels, pose)
-        if pose is not None:  # the coordinate decoder (the only other one with a pose)
-            if self.torus:
-                half = self._half_widths(shift.device)
-                shift = -self.displacement(shift) / (self.config.shift_scale * half)
-            return self.decoder(z, shift, pose)
-        if isinstance(self.decoder, LatticeDecoder):
-            if shift is None:
-                return self.decoder(z)
-            if self.torus:
-                return self.decoder(z, angles=shift)
-            return self.decoder(z, pixels=self.displacement(shift))
-        if self.torus:  # the coordinate decoder moves its grid by k * dr
-            half = self._half_widths(shift.device)
-            shift = -self.displacement(shift) / (self.config.shift_scale * half)
-        return self.decoder(z, shift)
+        position, z = self.split(latents)
+        move = None if position is None else self.position.move(position)
+        return self.decoder(z, move, self.pose(latents))
 
     def loss(
         self,
@@ -374,14 +320,13 @@ class ShiftVAEModule(nn.Module):
             noise = torch.randn_like(mean)
         latents = mean + std * noise  # reparameterised sample
         if not content:
-            d = self.config.shift_dim + self.config.pose_dim
-            latents = torch.cat([latents[:, :d], torch.zeros_like(latents[:, d:])], 1)
+            latents = self.layout.without_content(latents)
         output = self.generative(latents)
         cfg = self.config
         rec = reconstruction_nll(output, x, cfg.likelihood, cfg.gaussian_std).mean()
-        # angles (torus position, rotation) have the uniform prior on the circle
-        d = cfg.shift_dim
-        circular = (list(range(d)) if self.torus else []) + ([d] if cfg.rotation else [])
+        # the KL of each part: angles (the torus position, the rotation) have the uniform
+        # prior on the circle, every other latent N(0, 1)
+        circular = self.layout.circular
         if circular:
             keep = [i for i in range(mean.shape[1]) if i not in circular]
             kl = kl_wrapped_normal_uniform(std[:, circular])

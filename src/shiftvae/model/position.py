@@ -28,14 +28,22 @@ plain Gaussian draw, so the training loop's noise and seeding serve it unchanged
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
+from torch import nn
 
 __all__ = [
     "TWO_PI",
+    "GaussianShift",
+    "Move",
+    "NoPosition",
+    "TorusPosition",
     "angles_around",
     "angles_from_vectors",
     "kl_wrapped_normal_uniform",
+    "position_part",
     "wrapped_normal_entropy",
     "wrapped_normal_log_prob",
 ]
@@ -133,3 +141,107 @@ def angles_around(anchor: torch.Tensor, raw: torch.Tensor, reach: float) -> torc
     turn = torch.atan2(across, 1.0 + along)
     angles = torch.atan2(anchor[..., 1], anchor[..., 0]) + reach * torch.tanh(turn / reach)
     return torch.remainder(angles + math.pi, TWO_PI) - math.pi
+
+
+# --- the position as one part of the model -----------------------------------------------
+# Each kind of position is one small module behind the same interface: ``move`` turns its
+# latents into a :class:`Move` (what every decoder reads), ``read`` turns the encoder's raw
+# outputs into the posterior's mean and std, ``reach`` is how far it can move the pattern
+# (the canvas decoder's margins), and ``circular`` says which prior its KL has.
+
+MARGIN_PRIOR_UNITS = 2.0  # the canvas's margin allows Gaussian shifts of this many prior units
+
+
+@dataclass
+class Move:
+    """Where the pattern is moved, per sample, in the units each decoder draws in.
+
+    ``pixels`` (B, d): along (row, col), positive toward increasing index (every position
+    has it); ``angles`` (B, 2): 2 pi (u, v) on the unit cell (torus only: the lattice
+    decoder's phase ramp reads them as they are); ``units`` (B, d): the Gaussian shift in
+    its prior units (the coordinate decoder's).
+    """
+
+    pixels: torch.Tensor
+    angles: torch.Tensor | None = None
+    units: torch.Tensor | None = None
+
+    def prior_units(self, shift_scale: float, half: torch.Tensor) -> torch.Tensor:
+        """The move in the Gaussian shift's prior units: ``-pixels / (k half)``."""
+        return self.units if self.units is not None else -self.pixels / (shift_scale * half)
+
+
+class NoPosition(nn.Module):
+    """No position latent (the plain VAE): the pattern stays where it is drawn."""
+
+    circular = False
+
+    def __init__(self, data_shape: tuple[int, ...]):
+        super().__init__()
+        self.dims = len(data_shape)
+
+    def move(self, position: torch.Tensor | None) -> Move | None:
+        return None
+
+    def read(self, mean, std, anchor=None, reach=None):
+        return mean, std
+
+    def reach(self) -> list[float]:
+        return [0.0] * self.dims
+
+
+class GaussianShift(NoPosition):
+    """The paper's shift: ``dr ~ N(mu, sigma^2)``, prior N(0, 1), one unit moving the pattern
+    by ``shift_scale`` half-widths of the patch."""
+
+    def __init__(self, data_shape: tuple[int, ...], shift_scale: float):
+        super().__init__(data_shape)
+        self.shift_scale = shift_scale
+        self.half_widths = [(n - 1) / 2 for n in data_shape]
+        self.register_buffer("half_side", torch.tensor(self.half_widths), False)
+
+    def move(self, position: torch.Tensor) -> Move:
+        return Move(pixels=-position * self.shift_scale * self.half_side, units=position)
+
+    def reach(self) -> list[float]:
+        return [MARGIN_PRIOR_UNITS * self.shift_scale * h for h in self.half_widths]
+
+
+class TorusPosition(NoPosition):
+    """The position modulo the unit cell: two angles 2 pi (u, v), wrapped-normal posterior,
+    uniform prior; moves the pattern by ``(theta_1 a1 + theta_2 a2) / (2 pi)`` pixels."""
+
+    circular = True
+
+    def __init__(self, data_shape: tuple[int, ...], lattice):
+        super().__init__(data_shape)
+        self.cell = np.asarray(lattice, dtype=np.float64)
+        self.register_buffer("lattice", torch.as_tensor(self.cell, dtype=torch.float32), False)
+
+    def move(self, angles: torch.Tensor) -> Move:
+        return Move(pixels=angles @ self.lattice / TWO_PI, angles=angles)
+
+    def read(self, mean, std, anchor=None, reach=None):
+        """Each angle's mean from its 2-vector output added to ``anchor``: turned from the
+        anchor by at most ``reach`` (the lattice coder, ``anchor`` (B, 2, 2)), or its plain
+        direction (the pose models, ``anchor`` (B, 4)); its sigma is the geometric mean of
+        the two std outputs."""
+        r = 2 * self.dims
+        if reach is not None:
+            angles = angles_around(anchor, mean[:, :r], reach)
+        else:
+            angles = angles_from_vectors(mean[:, :r] + anchor.flatten(1))
+        sigma = std[:, :r].unflatten(1, (-1, 2)).prod(-1).sqrt()
+        return torch.cat([angles, mean[:, r:]], 1), torch.cat([sigma, std[:, r:]], 1)
+
+    def reach(self) -> list[float]:
+        return [e / 2 for e in np.abs(self.cell).sum(0)]  # half the cell's extent per axis
+
+
+def position_part(config) -> NoPosition:
+    """The position part of a :class:`~shiftvae.model.module.ModelConfig`."""
+    if not config.shift:
+        return NoPosition(config.data_shape)
+    if config.position == "torus":
+        return TorusPosition(config.data_shape, config.lattice)
+    return GaussianShift(config.data_shape, config.shift_scale)

@@ -350,7 +350,7 @@ def _run_epochs(
             x = data.index_select(0, idx)  # (B, *S)
             noise = torch.randn(
                 x.shape[0],
-                module.config.shift_dim + module.config.pose_dim + module.config.latent_dim,
+                module.layout.size,
                 generator=gen,
                 device=device,
             )

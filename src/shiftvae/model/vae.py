@@ -283,7 +283,8 @@ class ShiftVAE:
         lattice coder, a posed model, or inputs that are not :class:`Patches` of a grid."""
         module = self.module_
         grid = getattr(X, "grid_shape", None)
-        usable = module.torus and module.lattice_fit is not None and not self.config.pose_dim
+        usable = module.layout.circular_position and module.lattice_fit is not None
+        usable = usable and not self.config.pose_dim
         if not usable or grid is None or min(grid) < 2 or grid[0] * grid[1] != len(tensor):
             return None
         fit = module.lattice_fit
@@ -338,7 +339,7 @@ class ShiftVAE:
         d = self.shift_dim
         if self.config.pose_dim:
             return self._posed_encoding(mean, std)
-        if self.config.position == "torus" and d:
+        if self.module_.layout.circular_position:
             cell = np.asarray(self.config.lattice, dtype=np.float64)  # rows a1, a2
             frac_std = std[:, :d] / (2 * np.pi)
             return Encoding(
@@ -360,25 +361,23 @@ class ShiftVAE:
     def _posed_encoding(self, mean: np.ndarray, std: np.ndarray) -> Encoding:
         """Encoding with pose latents: orientation in degrees, relative scales, and the shift
         turned into the image frame (the motif's origin at R S s)."""
-        cfg = self.config
-        d, n = self.shift_dim, cfg.rotation
-        col = d
+        cfg, layout = self.config, self.module_.layout
+        d, n = layout.position, cfg.rotation
         theta = np.zeros(len(mean))
         orientation = orientation_std = scale = scale_std = None
         if n:
-            theta = mean[:, col] / n
+            theta = mean[:, d] / n
             orientation = np.degrees(theta)
-            orientation_std = np.degrees(std[:, col] / n)
-            col += 1
+            orientation_std = np.degrees(std[:, d] / n)
         stretch = np.ones((len(mean), 2))
         if cfg.scale_dim:
-            u = mean[:, col : col + cfg.scale_dim]
+            u = mean[:, layout.scale_slice]
             scale = np.exp(cfg.scale_range * u)
-            scale_std = scale * cfg.scale_range * std[:, col : col + cfg.scale_dim]
+            scale_std = scale * cfg.scale_range * std[:, layout.scale_slice]
             stretch[:] = scale
         px = self._pixels_per_shift_unit()
         phase_mean = phase_std = None
-        if cfg.position == "torus" and d:  # u a1 + v a2 on the motif's lattice, then scaled
+        if layout.circular_position:  # u a1 + v a2 on the motif's lattice, then scaled
             cell = np.asarray(cfg.lattice, dtype=np.float64)
             phase_mean, phase_std = mean[:, :d], std[:, :d]
             motif = phase_mean / (2 * np.pi) @ cell * stretch
@@ -388,8 +387,8 @@ class ShiftVAE:
             shift_std = std[:, :d] * np.abs(px) * stretch[:, :d]
         shift = np.einsum("nij,nj->ni", _turns(theta), motif) if d else motif
         return Encoding(
-            z_mean=mean[:, d + cfg.pose_dim :],
-            z_std=std[:, d + cfg.pose_dim :],
+            z_mean=mean[:, layout.content_slice],
+            z_std=std[:, layout.content_slice],
             shift_mean=shift,
             shift_std=shift_std,
             phase_mean=phase_mean,
@@ -433,7 +432,7 @@ class ShiftVAE:
             s = np.atleast_2d(np.asarray(shift, dtype=np.float32))
             if s.shape != dr.shape:
                 raise InputError(f"shift must have shape {dr.shape}, got {s.shape}")
-            if self.config.position == "torus":  # pixels to angles 2 pi (u, v)
+            if self.module_.layout.circular_position:  # pixels to angles 2 pi (u, v)
                 cell = np.asarray(self.config.lattice, dtype=np.float64)
                 s = self._to_motif_frame(s, orientation, scale)
                 dr = (2 * np.pi * s @ np.linalg.inv(cell)).astype(np.float32)
