@@ -107,7 +107,12 @@ def test_stack_needs_index(tmp_path, capsys, rng):
 
 def test_window_zero_is_a_usage_error(tmp_path, capsys, lattice_npy):
     assert_refused(
-        tmp_path, capsys, lattice_npy, "expected a positive integer, got '0'", "--window", "0"
+        tmp_path,
+        capsys,
+        lattice_npy,
+        "must be 'auto' or a positive integer, got '0'",
+        "--window",
+        "0",
     )
 
 
@@ -129,7 +134,7 @@ def test_shift_scale_out_of_range(tmp_path, capsys, lattice_npy):
         tmp_path,
         capsys,
         lattice_npy,
-        r"--shift-scale must be in \(0, 1\], got 1.5",
+        r"--shift-scale must be in \(0, 1\], got '1.5'",
         "--shift-scale",
         "1.5",
     )

@@ -105,7 +105,7 @@ def test_a_bad_background_flag_is_one_sentence_and_exit_2(tmp_path):
         cwd=tmp_path,
     )
     assert run.returncode == 2
-    assert "--background must be 'auto', 'none' or a blur std in px" in run.stderr
+    assert "--background must be 'auto', 'none' or a positive number of px" in run.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -99,3 +99,21 @@ def test_rotation_and_scale_are_refused_with_the_lattice_coder_naming_both():
 
 def test_the_option_reference_in_docs_is_the_table():
     assert DOCS.read_text(encoding="utf-8") == options_markdown(), "run: make docs"
+
+
+def test_the_resume_command_reads_back_as_the_same_options():
+    """Every option the user changed is written in its command-line spelling (None as
+    'none', a lattice as R1,C1;R2,C2, --no-shift as the flag alone)."""
+    import shlex
+
+    from shiftvae.commands.fit import resume_command
+
+    typed = (
+        "scan.tif --out run --lattice 0,20.5;20,0 --phases none --no-shift --rotation "
+        "--background none --coord-frequency none --beta 0.2:2 --seed 3"
+    )
+    args = parser().parse_args(typed.split())
+    words = shlex.split(resume_command(args))
+    assert words[:2] == ["shiftvae", "fit"] and words[-1] == "--resume"
+    again = parser().parse_args(words[2:-1])
+    assert config_from_args(again) == config_from_args(args)

@@ -70,7 +70,7 @@ def test_fit_image_builds_the_resolved_decoder_and_epochs(lattice_image):
 @pytest.mark.parametrize(
     ("flag", "value", "phrase"),
     [
-        ("--coord-frequency", "0", "--coord-frequency must be 'auto' or 'none' or a positive"),
+        ("--coord-frequency", "0", "--coord-frequency must be 'auto', 'none' or a positive"),
         ("--coord-frequency", "nan", "--coord-frequency must be"),
         ("--coord-frequency", "fast", "--coord-frequency must be"),
         ("--epochs", "none", "--epochs must be 'auto' or a positive integer"),

@@ -40,7 +40,7 @@ from shiftvae.commands.fit_series import check_series_options, run_series
 from shiftvae.errors import InputError, OutputError, TrainingDivergedError, write_error
 from shiftvae.model.vae import load_model
 from shiftvae.pipeline.fit import FitConfig, fit_image
-from shiftvae.pipeline.options import OPTIONS, add_fit_options, check_fit_options
+from shiftvae.pipeline.options import BY_NAME, OPTIONS, add_fit_options, check_fit_options
 from shiftvae.pipeline.series import expand_paths
 from shiftvae.report.fit_outputs import write_outputs
 from shiftvae.report.outdir import (
@@ -120,7 +120,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
         metavar="START:END",
         help="KL weight ramped linearly from START to END (default 0.1:1)",
     )
-    add_fit_options(p, names=("phases",))
     p.add_argument(
         "--resume",
         action="store_true",
@@ -158,7 +157,8 @@ def load_input(args: argparse.Namespace):
 
 def config_from_args(args: argparse.Namespace, **override) -> FitConfig:
     """The FitConfig of the command line, every option checked (before any work)."""
-    values = {o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)}
+    flagged = [o.name for o in OPTIONS if o.flag is not None]
+    values = {name: getattr(args, name) for name in flagged if hasattr(args, name)}
     beta = getattr(args, "beta", None)
     if beta is not None:
         values.update(beta_start=beta[0], beta_end=beta[1])
@@ -296,10 +296,12 @@ def resume_command(args: argparse.Namespace, **changes: str) -> str:
             words.append(str(value))
         elif dest == "resume" or value == action.default:
             continue
-        elif isinstance(action, argparse._StoreTrueAction):
+        elif isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
             words.append(action.option_strings[0])
         elif dest == "beta":
             words += [action.option_strings[0], f"{value[0]!r}:{value[1]!r}"]
+        elif dest in BY_NAME:
+            words += [action.option_strings[0], BY_NAME[dest].spell(value)]
         else:
             words += [action.option_strings[0], str(value)]
     return shlex.join([*words, "--resume"])

@@ -36,9 +36,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
         image_help="image files, folders of images or quoted glob patterns; each is fitted "
         "separately",
     )
-    p.add_argument(
-        "--phases", default="auto", help="phases of every fit: number, 'auto' (BIC) or 'none'"
-    )
     add_executor_args(p)
 
 

@@ -84,9 +84,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help=f"comma-separated final betas (default {default})",
     )
-    p.add_argument(
-        "--phases", default="auto", help="phases of every run: number, 'auto' (BIC) or 'none'"
-    )
     add_executor_args(p)
 
 

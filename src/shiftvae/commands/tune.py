@@ -44,9 +44,6 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--grid", type=Path, metavar="SWEEP_CSV", help="sweep.csv of a grid search to compare with"
     )
-    p.add_argument(
-        "--phases", default="auto", help="phases of every run: number, 'auto' (BIC) or 'none'"
-    )
     add_executor_args(p)
 
 

@@ -61,7 +61,6 @@ class Option:
     low: int = 1
     high: float | None = None
     flag: str | None = ""  # "" : --name-with-dashes; None: no flag
-    shared: bool = True  # a flag of fit, fit-many, sweep and tune (else of fit only)
     none_word: str = "none"  # how None is spelled on the command line
     metavar: str | None = None
     unit: str = ""  # said in the message: "a positive number of {unit}"
@@ -126,6 +125,14 @@ class Option:
     def message(self, value: Any, flags: bool = False) -> str:
         name = self.cli if flags else self.name
         return f"{name} must be {self.allowed(flags)}, got {value!r}"
+
+    def spell(self, value: Any) -> str:
+        """The command-line text of ``value`` (what :meth:`parse` reads back)."""
+        if value is None:
+            return self.none_word
+        if self.kind == "cell":
+            return ";".join(",".join(f"{v:g}" for v in row) for row in value)
+        return str(value)
 
     def parse(self, text: str) -> Any:
         """The value of the command line's ``text`` (argparse type: refuses with the rule)."""
@@ -362,7 +369,6 @@ OPTIONS: tuple[Option, ...] = (
         "number of phases of the Gaussian mixture on the latents (auto: by BIC; none: no "
         "phase map)",
         words=(AUTO, None),
-        shared=False,
     ),
 )
 
@@ -410,13 +416,11 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
                 )
 
 
-def add_fit_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
-    """Add the flags of the fit options (the shared ones, or ``names``) to ``p``."""
+def add_fit_options(p: argparse.ArgumentParser) -> None:
+    """Add the flags of the fit options to ``p`` (fit, fit-many, sweep and tune)."""
     defaults = _defaults()
     for option in OPTIONS:
-        if option.flag is None or (names is None and not option.shared):
-            continue
-        if names is not None and option.name not in names:
+        if option.flag is None:
             continue
         default = defaults[option.name]
         kwargs: dict[str, Any] = {"dest": option.name, "help": _help(option, default)}
@@ -460,7 +464,7 @@ def options_markdown() -> str:
         "Generated from the table in `src/shiftvae/pipeline/options.py` by `make docs`; a test",
         "fails when this page and the table differ. In Python each option is a field of",
         "`sv.FitConfig`; on the command line it is the flag (of `fit`, `fit-many`, `sweep` and",
-        "`tune`; `--phases` and `--beta START:END` are `fit`'s). On the command line `none`",
+        "`tune`; `--beta START:END` is `fit`'s). On the command line `none`",
         'stands for None, and `auto` for a None that means "chosen from the image". Why the',
         "defaults are what they are: [command-line.md](command-line.md).",
         "",

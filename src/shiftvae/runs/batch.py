@@ -26,6 +26,7 @@ from shiftvae.pipeline.fit import FitConfig
 from shiftvae.pipeline.series import expand_paths
 from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.runs.executors import Runner, finished, lost_sentence, open_runner
+from shiftvae.runs.records import BatchRecord
 from shiftvae.runs.sweep import comparable_config, read_ok_json
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def fit_one(
     threads: int | None = 1,
     index=None,
     fill_nan: bool = False,
-) -> dict[str, Any]:
+) -> BatchRecord:
     """Read, fit and write one image (executed on a worker); returns its record.
 
     Errors (an unreadable file, a fit that fails) are returned as a record with
@@ -98,7 +99,7 @@ def fit_one(
     if threads:
         torch.set_num_threads(int(threads))
     folder_path = Path(folder)
-    record: dict[str, Any] = {"image": str(path), "folder": folder_path.name}
+    where = (str(path), folder_path.name)
     tic = time.perf_counter()
     try:
         image = read_image(path, index=index, allow_nonfinite=fill_nan)
@@ -108,7 +109,8 @@ def fit_one(
         geo = result.geometry
         with PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
             write_outputs(tmp, result, tic)
-            record.update(
+            record = BatchRecord(
+                *where,
                 status="ok",
                 window=geo.window,
                 step=geo.step,
@@ -119,11 +121,12 @@ def fit_one(
                 seconds=round(time.perf_counter() - tic, 2),
                 error="",
             )
-            stored = {**record, "config": config.as_dict()}
+            stored = {**record.as_dict(), "config": config.as_dict()}
             (tmp / RECORD_FILE).write_text(json.dumps(stored, indent=2, default=str))
     except Exception as exc:  # recorded, the batch goes on
         log.debug("%s failed:\n%s", path, traceback.format_exc())
-        record.update(
+        record = BatchRecord(
+            *where,
             status="failed",
             seconds=round(time.perf_counter() - tic, 2),
             error=f"{type(exc).__name__}: {exc}",
@@ -136,7 +139,7 @@ def fit_one(
     return record
 
 
-def read_done(folder: Path, path: Path, config: FitConfig) -> dict[str, Any] | None:
+def read_done(folder: Path, path: Path, config: FitConfig) -> BatchRecord | None:
     """The record of a finished fit of ``path`` with ``config`` in ``folder``, or None."""
     stored = read_ok_json(folder / RECORD_FILE)
     if stored is None or stored.get("image") != str(path):
@@ -145,11 +148,10 @@ def read_done(folder: Path, path: Path, config: FitConfig) -> dict[str, Any] | N
     if same != comparable_config(config, ("device",)):
         log.warning("%s was fitted with other settings: fitting it again", folder.name)
         return None
-    stored.pop("config", None)
-    return stored
+    return BatchRecord.from_dict(stored)
 
 
-def write_summary(path: Path, records: list[dict[str, Any]]) -> Path:
+def write_summary(path: Path, records: list[BatchRecord]) -> Path:
     """summary.csv (one row per image, in the images' order), written atomically."""
     return write_csv_atomic(path, SUMMARY_FIELDS, records)
 
@@ -165,7 +167,7 @@ def fit_many(
     index=None,
     fill_nan: bool = False,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[BatchRecord]:
     """Fit each image separately; write ``runs/NN_name/`` and ``summary.csv`` in ``out_dir``.
 
     Parameters
@@ -199,7 +201,7 @@ def fit_many(
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     names = run_names(paths)
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, BatchRecord] = {}
     for name, path in zip(names, paths):
         done = read_done(runs / name, path, config)
         if done is not None:
@@ -213,9 +215,7 @@ def fit_many(
                 _run(runner, todo, runs, config, (index, fill_nan), records, progress, len(paths))
     finally:  # also when the scheduler is lost or the user stops: what is done is listed
         for name, path in zip(names, paths):
-            records.setdefault(
-                name, {"image": str(path), "folder": name, "status": "failed", "error": "not run"}
-            )
+            records.setdefault(name, BatchRecord(str(path), name, error="not run"))
         ordered = [records[n] for n in names]
         write_summary(out / "summary.csv", ordered)
     return ordered
@@ -238,8 +238,7 @@ def _run(runner: Runner, todo, runs: Path, config, reading, records, progress, t
     try:
         for (name, path), rec, exc in finished(runner, futures, lost):
             if exc is not None:  # the worker died, or the task could not run
-                rec = {"image": str(path), "folder": name, "status": "failed"}
-                rec["error"] = f"{type(exc).__name__}: {exc}"
+                rec = BatchRecord(str(path), name, error=f"{type(exc).__name__}: {exc}")
             records[name] = rec
             bar.update(1)
             if rec["status"] == "ok":

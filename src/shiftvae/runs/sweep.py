@@ -34,7 +34,7 @@ from shiftvae.errors import InputError
 from shiftvae.pipeline.fit import FitConfig, resolve_geometry
 from shiftvae.report.outdir import write_csv_atomic
 from shiftvae.runs.executors import Runner, finished, lost_sentence, open_runner
-from shiftvae.runs.records import best_record, copy_run, run_name
+from shiftvae.runs.records import RunRecord, best_record, copy_run, run_name
 from shiftvae.runs.sweep_report import write_sweep_report
 from shiftvae.types import Image
 
@@ -91,23 +91,7 @@ def comparable_config(
     return json.loads(json.dumps(d))
 
 
-def _flatten_metrics(m: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "physicality": m["physicality"],
-        "final_loss": m["final_loss"],
-        "final_reconstruction": m["final_reconstruction"],
-        "final_kl": m["final_kl"],
-    }
-    for i, v in enumerate(m.get("smoothness_z", []), start=1):
-        out[f"smoothness_z{i}"] = v
-    for i, v in enumerate(m.get("smoothness_shift", []), start=1):
-        out[f"smoothness_shift{i}"] = v
-    return out
-
-
-def train_one(
-    image: Image, config: FitConfig, folder: str, threads: int | None = 1
-) -> dict[str, Any]:
+def train_one(image: Image, config: FitConfig, folder: str, threads: int | None = 1) -> RunRecord:
     """Train and write one run (executed on a worker); returns its record.
 
     Errors are caught and returned as a record with ``status="failed"`` (and the traceback
@@ -122,24 +106,20 @@ def train_one(
     if threads:
         torch.set_num_threads(int(threads))
     folder_path = Path(folder)
-    record: dict[str, Any] = {
-        "name": folder_path.name,
-        "beta_start": config.beta_start,
-        "beta_end": config.beta_end,
-    }
+    betas = (folder_path.name, config.beta_start, config.beta_end)
     tic = time.perf_counter()
     try:
         result = fit_image(image, config, progress=False)
         with PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
             write_outputs(tmp, result, tic)  # matplotlib: one figure at a time per process
-            record.update(status="ok", **_flatten_metrics(result.metrics))
-            record.update(train_s=result.timings.get("train"), error="")
-            stored = {**record, "config": config.as_dict()}
+            train_s = result.timings.get("train")
+            record = RunRecord.from_metrics(*betas, result.metrics, train_s)
+            stored = {**record.as_dict(), "config": config.as_dict()}
             (tmp / METRICS_FILE).write_text(json.dumps(stored, indent=2, default=str))
     except Exception as exc:  # recorded, the sweep goes on
         text = traceback.format_exc()
         log.debug("run %s failed:\n%s", folder_path.name, text)
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        record = RunRecord(*betas, "failed", error=f"{type(exc).__name__}: {exc}")
         try:
             folder_path.mkdir(parents=True, exist_ok=True)
             (folder_path / "error.txt").write_text(text)
@@ -160,7 +140,7 @@ def read_ok_json(path: Path) -> dict[str, Any] | None:
     return stored
 
 
-def read_record(folder: Path, config: FitConfig | None = None) -> dict[str, Any] | None:
+def read_record(folder: Path, config: FitConfig | None = None) -> RunRecord | None:
     """The stored record of a finished run, or None (missing, damaged, other settings)."""
     stored = read_ok_json(folder / METRICS_FILE)
     if stored is None:
@@ -169,11 +149,10 @@ def read_record(folder: Path, config: FitConfig | None = None) -> dict[str, Any]
         if comparable_config(stored["config"]) != comparable_config(config):
             log.warning("%s was trained with other settings: training it again", folder.name)
             return None
-    stored.pop("config", None)
-    return stored
+    return RunRecord.from_dict(stored)
 
 
-def csv_fields(records: list[dict[str, Any]]) -> list[str]:
+def csv_fields(records: list[RunRecord]) -> list[str]:
     """Column names of sweep.csv for these records (one smoothness column per map)."""
     n_z = max((_count(r, "smoothness_z") for r in records), default=0)
     n_s = max((_count(r, "smoothness_shift") for r in records), default=0)
@@ -182,17 +161,17 @@ def csv_fields(records: list[dict[str, Any]]) -> list[str]:
     return LEADING_FIELDS + extra + TRAILING_FIELDS
 
 
-def _count(record: dict[str, Any], prefix: str) -> int:
+def _count(record: RunRecord, prefix: str) -> int:
     return sum(1 for k in record if k.startswith(prefix) and k[len(prefix) :].isdigit())
 
 
-def write_csv(path: Path, records: list[dict[str, Any]]) -> Path:
+def write_csv(path: Path, records: list[RunRecord]) -> Path:
     """Write the records (sorted by betas) to ``path`` atomically."""
     rows = sorted(records, key=lambda r: (float(r["beta_start"]), float(r["beta_end"])))
     return write_csv_atomic(path, csv_fields(records), rows)
 
 
-def read_csv(path: str | Path) -> list[dict[str, Any]]:
+def read_csv(path: str | Path) -> list[RunRecord]:
     """Records of a sweep.csv, numbers as floats (empty cells as None)."""
     out = []
     with open(path, newline="") as fh:
@@ -203,7 +182,7 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
                     rec[k] = v
                 else:
                     rec[k] = float(v) if v not in ("", None) else None
-            out.append(rec)
+            out.append(RunRecord.from_dict(rec))
     return out
 
 
@@ -215,7 +194,7 @@ def run_configs(
     progress: bool = True,
     desc: str = "runs",
     on_record=None,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Train every config not yet done under ``runs_dir``; return all records in config order.
 
     ``runner``: a :class:`Runner`, or a function returning a context manager that yields
@@ -224,7 +203,7 @@ def run_configs(
     """
     runs_dir.mkdir(parents=True, exist_ok=True)
     names = [run_name(c.beta_start, c.beta_end) for c in configs]
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, RunRecord] = {}
     for name, c in zip(names, configs):
         rec = read_record(runs_dir / name, c)
         if rec is not None:
@@ -256,13 +235,8 @@ def _train(image, todo, runs_dir: Path, runner: Runner, records, progress, desc,
         try:
             for k, ((name, c), rec, exc) in enumerate(finished(runner, futures, lost), start=1):
                 if exc is not None:  # the worker died, or the task could not run
-                    rec = {
-                        "name": name,
-                        "beta_start": c.beta_start,
-                        "beta_end": c.beta_end,
-                        "status": "failed",
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
+                    error = f"{type(exc).__name__}: {exc}"
+                    rec = RunRecord(name, c.beta_start, c.beta_end, "failed", error=error)
                 if rec["status"] != "ok":
                     log.warning("run %s failed: %s", name, rec.get("error"))
                 records[name] = rec
@@ -296,7 +270,7 @@ def sweep(
     processes: bool | None = None,
     report: bool = True,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Train one model per (beta_start, beta_end) pair; write runs, sweep.csv and a report.
 
     Parameters
@@ -361,9 +335,7 @@ def sweep(
     return records
 
 
-def write_sweep_outputs(
-    out: Path, records: list[dict[str, Any]], starts, ends
-) -> dict[str, Any] | None:
+def write_sweep_outputs(out: Path, records: list[RunRecord], starts, ends) -> RunRecord | None:
     """best/, heat map with maps beside it, grid.json and report.html.
 
     Returns the best record, or None when every run failed (the report then lists the errors).
@@ -379,7 +351,7 @@ def write_sweep_outputs(
     return best
 
 
-def failure_summary(records: list[dict[str, Any]]) -> str:
+def failure_summary(records: list[RunRecord]) -> str:
     """The distinct errors of failed runs, in one line."""
     errors = sorted({r.get("error") or "unknown error" for r in records if r["status"] != "ok"})
     text = "; ".join(errors)

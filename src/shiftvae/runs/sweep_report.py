@@ -13,10 +13,10 @@ import numpy as np
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
 from shiftvae.results import load_results
-from shiftvae.runs.records import run_name
+from shiftvae.runs.records import RunRecord, run_name
 
 
-def physicality_grid(records: list[dict[str, Any]], starts, ends) -> np.ndarray:
+def physicality_grid(records: list[RunRecord], starts, ends) -> np.ndarray:
     """(len(starts), len(ends)) array of physicality, NaN where a run failed."""
     grid = np.full((len(starts), len(ends)), np.nan)
     index = {run_name(float(r["beta_start"]), float(r["beta_end"])): r for r in records}

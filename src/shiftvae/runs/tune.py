@@ -31,6 +31,7 @@ from shiftvae.runs.executors import Runner, open_runner
 from shiftvae.runs.records import (  # noqa: F401  re-exported: tune's names as before
     BETA_RANGE,
     INTERRUPTED,
+    RunRecord,
     best_trial,
     trainings_to_reach,
     was_trained,
@@ -230,7 +231,7 @@ def tune(
     max_failures: int | None = None,
     report: bool = True,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Bayesian optimisation of (beta_start, beta_end) until the study has ``n_trials`` done.
 
     Parameters
@@ -359,7 +360,9 @@ def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_
                 try:
                     rec = fut.result()
                 except Exception as exc:  # the worker died, or the task could not run
-                    rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                    betas = (trial.params["beta_start"], trial.params["beta_end"])
+                    error = f"{type(exc).__name__}: {exc}"
+                    rec = RunRecord("", *betas, "failed", error=error)
                 for key, value in rec.items():
                     if key not in _NOT_ATTRS:
                         if value is not None and value != "":
@@ -399,8 +402,8 @@ def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_
         )
 
 
-def trial_records(study) -> list[dict[str, Any]]:
-    """Finished (completed or failed) trials as plain records, in trial order."""
+def trial_records(study) -> list[RunRecord]:
+    """Finished (completed or failed) trials as records, in trial order."""
     optuna = _optuna()
     states = {optuna.trial.TrialState.COMPLETE: "ok", optuna.trial.TrialState.FAIL: "failed"}
     out = []
@@ -408,23 +411,21 @@ def trial_records(study) -> list[dict[str, Any]]:
         if t.state not in states or "beta_start" not in t.params:
             continue
         attrs = dict(t.user_attrs)
-        rec = {
-            "trial": t.number,
-            "beta_start": t.params["beta_start"],
-            "beta_end": t.params["beta_end"],
-            "status": states[t.state],
-            "physicality": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
-        }
-        for key in sorted(k for k in attrs if k.startswith("smoothness_")):
-            rec[key] = attrs[key]
-        for key in ("final_loss", "final_reconstruction", "final_kl", "train_s"):
-            rec[key] = attrs.get(key)
-        rec["name"] = attrs.get("name", "")
-        rec["folder"] = attrs.get("folder", "")
-        if rec["status"] == "ok":
-            rec["error"] = ""
-        else:  # a failed trial without an error message never finished its training
-            rec["error"] = attrs.get("error") or INTERRUPTED
+        ok = states[t.state] == "ok"
+        rec = RunRecord.from_dict(
+            {
+                **attrs,
+                "trial": t.number,
+                "beta_start": t.params["beta_start"],
+                "beta_end": t.params["beta_end"],
+                "status": states[t.state],
+                "physicality": t.value if ok else None,
+                "name": attrs.get("name", ""),
+                "folder": attrs.get("folder", ""),
+                # a failed trial without an error message never finished its training
+                "error": "" if ok else attrs.get("error") or INTERRUPTED,
+            }
+        )
         out.append(rec)
     return out
 

@@ -12,14 +12,21 @@ import numpy as np
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
 from shiftvae.report.outdir import write_csv_atomic
-from shiftvae.runs.records import BETA_RANGE, best_trial, copy_run, trainings_to_reach, was_trained
+from shiftvae.runs.records import (
+    BETA_RANGE,
+    RunRecord,
+    best_trial,
+    copy_run,
+    trainings_to_reach,
+    was_trained,
+)
 
 log = logging.getLogger(__name__)
 
 TOL = 0.05  # "within 5% of the grid search's best physicality"
 
 
-def history_figure(records: list[dict[str, Any]], grid: float | None):
+def history_figure(records: list[RunRecord], grid: float | None):
     """Physicality per trial (failed trials as crosses) with the best so far."""
     import matplotlib.pyplot as plt
 
@@ -45,7 +52,7 @@ def history_figure(records: list[dict[str, Any]], grid: float | None):
     return fig
 
 
-def trials_figure(records: list[dict[str, Any]]):
+def trials_figure(records: list[RunRecord]):
     """Where the trials went in (beta_start, beta_end), coloured by physicality."""
     import matplotlib.pyplot as plt
 
@@ -83,7 +90,7 @@ def trials_figure(records: list[dict[str, Any]]):
     return fig
 
 
-def write_tune_csv(path: Path, records: list[dict[str, Any]]) -> Path:
+def write_tune_csv(path: Path, records: list[RunRecord]) -> Path:
     fields: list[str] = []
     for r in records:
         fields.extend(k for k in r if k not in fields and k != "folder")
@@ -91,7 +98,7 @@ def write_tune_csv(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def write_tune_outputs(
-    out: Path, records: list[dict[str, Any]], grid: float | None, storage: str
+    out: Path, records: list[RunRecord], grid: float | None, storage: str
 ) -> dict[str, Any]:
     """tune.csv, tune.json, best/, figures and report.html in ``out``; returns the summary."""
     write_tune_csv(out / "tune.csv", records)
@@ -113,7 +120,7 @@ def write_tune_outputs(
         "trials": len(records),
         "completed": n_ok,
         "failed": len(records) - n_ok,
-        "best": best,
+        "best": None if best is None else best.as_dict(),
         "grid_best": grid,
         "trainings_to_within_5pct_of_grid": reached,
         "storage": storage,
