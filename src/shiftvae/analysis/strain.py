@@ -1,0 +1,215 @@
+"""Strain and rotation of a crystal image by geometric phase analysis (GPA), in % and degrees.
+
+The standard method (Hytch, Snoeck and Kilaas, Ultramicroscopy 74, 1998): for a reciprocal
+lattice vector g, the image filtered by a Gaussian mask around g is
+``A_g(r) exp(2 pi i g.r + i P_g(r))``; a displacement field u shifts the fringes, so
+``P_g = -2 pi g.u``.  With two independent vectors g_a, g_b (rows of G)::
+
+    [grad P_ga; grad P_gb] = -2 pi G D,     D_ij = d u_i / d x_j
+    strain  eps = (D + D^T) / 2,            rotation  omega = (D_col,row - D_row,col) / 2
+
+The phase gradients come from the filtered fields themselves,
+``grad P = Im(conj(e) grad e) / |e|^2``, which needs no phase unwrapping.  The reference
+lattice is the image's median one (each g moved by the median of its phase gradient where
+the fringes are clear), or one given (a substrate's cell).  What the phases give is the
+gradient in the deformed frame, ``I - (I + D)^-1``; it is turned into D exactly, so that
+the error does not grow with the strain (3% would otherwise read 2.91%).  The image is
+multiplied by a Hann window first: its edges are not a whole number of cells.
+
+Axes: x along the columns (to the right), y along the rows (down), as the image is
+displayed; ``exx``, ``eyy`` and ``exy`` are the tensor's components in these axes and
+``rotation`` is positive counter-clockwise as displayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from shiftvae.errors import InputError
+from shiftvae.types import Image
+
+__all__ = ["StrainMaps", "strain_maps"]
+
+MASK_SHARE = 0.1  # the mask's std in frequency, as a share of the shortest |g| used
+MIN_SHARE = 0.25  # reference and statistics: pixels whose fringe amplitude is this share of
+# its median or more (defects, holes and the image border read noise)
+
+
+@dataclass(frozen=True)
+class StrainMaps:
+    """Strain and rotation per pixel, relative to the image's median lattice.
+
+    Attributes
+    ----------
+    exx, eyy, exy : ndarray (H, W), float32
+        Strain tensor components in percent (x right, y down).
+    rotation : ndarray (H, W), float32
+        Lattice rotation in degrees, counter-clockwise as displayed.
+    clear : ndarray (H, W), bool
+        Where both fringes are clear (amplitude at least a quarter of its median).
+    g : ndarray (2, 2)
+        The two reciprocal vectors used, refined to the median lattice, (row, col) in
+        cycles per pixel.
+    resolution : float
+        Standard deviation, in pixels, of the Gaussian that the maps are averaged over
+        (the mask's width in real space).
+    """
+
+    exx: np.ndarray
+    eyy: np.ndarray
+    exy: np.ndarray
+    rotation: np.ndarray
+    clear: np.ndarray
+    g: np.ndarray
+    resolution: float
+
+    def summary(self) -> dict[str, float]:
+        """Median and 99th percentile of |value| of each map over the clear pixels."""
+        out = {}
+        for name in ("exx", "eyy", "exy", "rotation"):
+            values = getattr(self, name)[self.clear]
+            out[f"{name}_median"] = float(np.median(values)) if values.size else float("nan")
+            out[f"{name}_p99_abs"] = (
+                float(np.percentile(np.abs(values), 99)) if values.size else float("nan")
+            )
+        return out
+
+
+def strain_maps(image, lattice, reference=None, mask_share: float = MASK_SHARE) -> StrainMaps:
+    """Strain (%) and rotation (degrees) of ``image`` by GPA on two strong reflections.
+
+    Parameters
+    ----------
+    image : Image or ndarray (H, W)
+    lattice : Lattice or ndarray (2, 2)
+        The lattice (rows a1, a2 in pixels, (row, col) each), e.g. from
+        :func:`~shiftvae.lattice.estimate.estimate_lattice`.  Of g1, g2, g1 + g2 and
+        g1 - g2, the two independent ones with the strongest fringes are used: a
+        perovskite's full cell has weak fundamentals and strong sums.
+    reference : Lattice or ndarray (2, 2), optional
+        The unstrained lattice to measure against (the same cell, e.g. that of a substrate
+        region); default: the image's median lattice.
+    mask_share : float
+        Gaussian mask std in frequency as a share of the shorter |g|: resolution against
+        noise.  0.1 averages over a Gaussian of std 1.6 lattice periods; on a perfect
+        10 px lattice at 50 counts per column the 99th percentile of |strain| is then about
+        0.15%, and 0.7% at 0.2.
+
+    Raises
+    ------
+    InputError
+        For a lattice of fringes too fine for the image or a mask out of (0, 0.5].
+
+    Examples
+    --------
+    >>> rows, cols = np.mgrid[:128, :128]
+    >>> image = np.cos(2 * np.pi * rows / 8) + np.cos(2 * np.pi * cols / 8)
+    >>> maps = strain_maps(image, np.eye(2) * 8)
+    >>> bool(np.abs(maps.exx[maps.clear]).max() < 1e-6)
+    True
+    """
+    data = np.asarray(image.data if isinstance(image, Image) else image, dtype=np.float64)
+    vectors = np.asarray(getattr(lattice, "vectors", lattice), dtype=np.float64)
+    if data.ndim != 2 or vectors.shape != (2, 2):
+        raise InputError("strain_maps needs a 2D image and two lattice vectors (2, 2)")
+    if not 0 < mask_share <= 0.5:
+        raise InputError(f"mask_share must be in (0, 0.5], got {mask_share!r}")
+    # a Hann window: the image's edges are not a whole number of cells, and the jump the
+    # FFT sees there otherwise reads as strain up to 40 px inside (0.4% at 1.6 periods)
+    window = np.outer(np.hanning(data.shape[0]), np.hanning(data.shape[1]))
+    spectrum = np.fft.fft2((data - data.mean()) * window)
+    fr = np.fft.fftfreq(data.shape[0])[:, None]
+    fc = np.fft.fftfreq(data.shape[1])[None, :]
+    grid = np.mgrid[: data.shape[0], : data.shape[1]].astype(np.float64)
+    g, pair = _strongest_pair(spectrum, fr, fc, np.linalg.inv(vectors).T)
+    width = mask_share * float(np.linalg.norm(g, axis=1).min())
+    if width * min(data.shape) < 1.0:
+        raise InputError(
+            f"the lattice's fringes (period {1 / np.linalg.norm(g, axis=1).min():.1f} px) are "
+            f"too coarse for a {data.shape[0]} x {data.shape[1]} image: no strain measured"
+        )
+    fields = []
+    for gv in g:
+        mask = np.exp(-((fr - gv[0]) ** 2 + (fc - gv[1]) ** 2) / (2 * width**2))
+        carrier = np.exp(-2j * np.pi * (gv[0] * grid[0] + gv[1] * grid[1]))
+        fields.append(np.fft.ifft2(spectrum * mask) * carrier)
+    amplitude = np.stack([np.abs(e) for e in fields])
+    clear = np.all(amplitude >= MIN_SHARE * np.median(amplitude, axis=(1, 2))[:, None, None], 0)
+    if not clear.any():
+        raise InputError("the lattice's fringes are nowhere clear in this image: no strain")
+    # grad P (2 reflections, 2 derivatives: row, col), radians per pixel
+    phi = np.stack([_phase_gradient(e) for e in fields])  # (2, 2, H, W)
+    if reference is None:  # the median lattice: its offset from g, per reflection and axis
+        drift = np.median(phi[:, :, clear], axis=-1)
+    else:
+        cell = np.asarray(getattr(reference, "vectors", reference), dtype=np.float64)
+        if cell.shape != (2, 2) or not np.isfinite(cell).all() or abs(np.linalg.det(cell)) < 1e-9:
+            raise InputError("the reference must be two independent lattice vectors (2, 2)")
+        drift = 2 * np.pi * (_combinations(np.linalg.inv(cell).T)[pair] - g)
+    g = g + drift / (2 * np.pi)
+    phi = phi - drift[:, :, None, None]
+    measured = -np.einsum("ij,jkhw->ikhw", np.linalg.inv(g), phi) / (2 * np.pi)
+    d = _lagrangian(measured)  # D[component, axis]
+    return StrainMaps(
+        exx=(100 * d[1, 1]).astype(np.float32),
+        eyy=(100 * d[0, 0]).astype(np.float32),
+        exy=(50 * (d[0, 1] + d[1, 0])).astype(np.float32),
+        rotation=np.degrees(0.5 * (d[1, 0] - d[0, 1])).astype(np.float32),
+        clear=clear,
+        g=g,
+        resolution=float(1 / (2 * np.pi * width)),
+    )
+
+
+def _combinations(recip: np.ndarray) -> np.ndarray:
+    """g1, g2, g1 + g2, g1 - g2 as rows (4, 2)."""
+    return np.array([recip[0], recip[1], recip[0] + recip[1], recip[0] - recip[1]])
+
+
+def _strongest_pair(spectrum, fr, fc, recip: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Of g1, g2, g1 + g2, g1 - g2 (rows of ``recip`` and their sums), the two independent
+    ones whose spectral peaks are strongest, as rows (row, col) in cycles per pixel, and
+    their indices among the four."""
+    candidates = _combinations(recip)
+    shape = spectrum.shape
+    power = []
+    for gv in candidates:
+        # the strongest bin within one bin of the expected peak
+        i, j = np.rint(gv[0] * shape[0]), np.rint(gv[1] * shape[1])
+        near = [
+            abs(spectrum[int(i + di) % shape[0], int(j + dj) % shape[1]])
+            for di in (-1, 0, 1)
+            for dj in (-1, 0, 1)
+        ]
+        fine = max(abs(gv[0]), abs(gv[1])) < 0.5
+        power.append(max(near) if fine else 0.0)
+    best = max(
+        (
+            p
+            for p in combinations(range(4), 2)
+            if abs(np.linalg.det(np.array([candidates[p[0]], candidates[p[1]]]))) > 1e-12
+        ),
+        key=lambda p: min(power[p[0]], power[p[1]]),
+    )
+    return candidates[list(best)], list(best)
+
+
+def _lagrangian(measured: np.ndarray) -> np.ndarray:
+    """The distortion D of the reference lattice from the one GPA measures, (I + D)^-1 =
+    I - measured (GPA reads the gradient in the deformed frame: 3% strain reads as 2.91%
+    to first order), for (2, 2, H, W) fields."""
+    a, b = 1 - measured[0, 0], -measured[0, 1]
+    c, d = -measured[1, 0], 1 - measured[1, 1]
+    det = a * d - b * c
+    inverse = np.stack([np.stack([d, -b]), np.stack([-c, a])]) / det
+    return inverse - np.eye(2)[:, :, None, None]
+
+
+def _phase_gradient(e: np.ndarray) -> np.ndarray:
+    """(2, H, W) gradient (rows, cols) of the phase of the complex field ``e``, in radians per
+    pixel, without unwrapping: Im(conj(e) grad e) / |e|^2."""
+    grad = np.stack(np.gradient(e))
+    return np.imag(np.conj(e) * grad) / np.maximum(np.abs(e) ** 2, 1e-300)

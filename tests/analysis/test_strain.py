@@ -1,0 +1,101 @@
+"""GPA strain and rotation against lattices with known displacement fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shiftvae.analysis.strain import strain_maps
+from shiftvae.errors import InputError
+
+SIDE = 256
+PERIOD = 10.0
+
+
+def render(sites: np.ndarray, width: float = 1.6, side: int = SIDE) -> np.ndarray:
+    """Gaussian columns at ``sites`` (N, 2) (row, col) on a side x side image."""
+    image = np.zeros((side, side))
+    offsets = np.arange(-4, 5)
+    for dr in offsets:
+        for dc in offsets:
+            r = np.rint(sites[:, 0]).astype(int) + dr
+            c = np.rint(sites[:, 1]).astype(int) + dc
+            keep = (r >= 0) & (r < side) & (c >= 0) & (c < side)
+            d2 = (r - sites[:, 0]) ** 2 + (c - sites[:, 1]) ** 2
+            np.add.at(image, (r[keep], c[keep]), np.exp(-d2[keep] / (2 * width**2)))
+    return image
+
+
+def lattice_sites(displacement, side: int = SIDE) -> np.ndarray:
+    """Square-lattice sites moved by ``displacement(sites) -> (N, 2)``."""
+    n = np.arange(-3, side / PERIOD + 3)
+    sites = np.stack(np.meshgrid(n, n, indexing="ij"), -1).reshape(-1, 2) * PERIOD
+    return sites + displacement(sites)
+
+
+def interior(maps, margin: int = 48) -> np.ndarray:
+    inside = np.zeros_like(maps.clear)
+    inside[margin:-margin, margin:-margin] = True
+    return inside & maps.clear
+
+
+def test_a_perfect_lattice_reads_no_strain_and_no_rotation():
+    rng = np.random.default_rng(0)
+    image = rng.poisson(500 * render(lattice_sites(lambda s: 0 * s)) + 50).astype(float)
+    maps = strain_maps(image, np.eye(2) * PERIOD)
+    inside = interior(maps)
+    for name in ("exx", "eyy", "exy"):
+        assert np.percentile(np.abs(getattr(maps, name)[inside]), 99) < 0.1  # percent
+    assert np.percentile(np.abs(maps.rotation[inside]), 99) < 0.1  # degrees
+
+
+@pytest.mark.parametrize(
+    "gradient",
+    [
+        np.array([[0.0, 0.0], [0.0, 0.03]]),  # exx: the columns' spacing grows 3%
+        np.array([[-0.02, 0.0], [0.0, 0.0]]),  # eyy: rows compressed 2%
+        np.array([[0.0, 0.01], [0.01, 0.0]]),  # exy: pure shear 1%
+        np.array([[0.0, -0.02], [0.02, 0.0]]),  # rotation 0.02 rad counter-clockwise
+    ],
+    ids=["exx", "eyy", "exy", "rotation"],
+)
+def test_a_distortion_is_read_against_the_reference_and_not_against_the_median(gradient):
+    """Sites at (I + D) r0: against the undistorted lattice the maps read D (row, col
+    components D[component, axis]) in percent and degrees; against the image's median
+    lattice (the default) they read zero."""
+    image = render(lattice_sites(lambda s: s @ gradient.T))
+    found = (np.eye(2) * PERIOD) @ (np.eye(2) + gradient).T  # as estimate_lattice finds it
+    d = gradient
+    expected = {
+        "exx": 100 * d[1, 1],
+        "eyy": 100 * d[0, 0],
+        "exy": 50 * (d[0, 1] + d[1, 0]),
+        "rotation": np.degrees(0.5 * (d[1, 0] - d[0, 1])),
+    }
+    against = strain_maps(image, found, reference=np.eye(2) * PERIOD)
+    median = strain_maps(image, found)
+    for name, value in expected.items():
+        values = getattr(against, name)[interior(against)]
+        assert np.abs(values - value).max() < 0.05, name
+        assert np.abs(getattr(median, name)[interior(median)]).max() < 0.05, name
+
+
+def test_a_perovskite_full_cell_uses_its_strong_reflections():
+    """Weak superlattice columns (B at 0.15 of A) define the full cell; the strain is read on
+    the strong sums g1 + g2, g1 - g2 and is still zero on a perfect crystal."""
+    a = lattice_sites(lambda s: 0 * s)
+    image = render(a) + 0.15 * render(a + PERIOD / 2)
+    cell = np.array([[PERIOD, PERIOD], [PERIOD, -PERIOD]])  # the full (doubled) cell
+    maps = strain_maps(image, cell)
+    assert np.percentile(np.abs(maps.exx[interior(maps)]), 99) < 0.1
+
+
+def test_bad_inputs_are_one_sentence():
+    with pytest.raises(InputError, match="2D image"):
+        strain_maps(np.zeros((4, 4, 3)), np.eye(2))
+    with pytest.raises(InputError, match="mask_share"):
+        strain_maps(np.zeros((64, 64)), np.eye(2) * 8, mask_share=0.9)
+    with pytest.raises(InputError, match="reference"):
+        strain_maps(render(lattice_sites(lambda s: 0 * s)), np.eye(2) * 10, np.ones((2, 2)))
+    with pytest.raises(InputError, match="too coarse"):
+        strain_maps(np.zeros((16, 16)), np.eye(2) * 15)
