@@ -14,6 +14,7 @@ from shiftvae._version import __version__
 from shiftvae.analysis.manifold import LatentTraversal, latent_traversal
 from shiftvae.analysis.maps import latent_maps, phase_fractions
 from shiftvae.analysis.smoothness import physicality, smoothness
+from shiftvae.analysis.strain import StrainMaps, strain_maps
 from shiftvae.data.patches import estimate_period, extract_patches, iter_patch_batches
 from shiftvae.errors import (
     DeviceMemoryError,
@@ -63,6 +64,7 @@ __all__ = [
     "SeriesResult",
     "ShiftVAE",
     "ShiftVAEError",
+    "StrainMaps",
     "TrainingDivergedError",
     "__version__",
     "estimate_lattice",
@@ -81,6 +83,7 @@ __all__ = [
     "read_image",
     "save_results",
     "smoothness",
+    "strain_maps",
     "sweep",
     "synthetic",
     "transfer_image",

@@ -13,6 +13,10 @@ silx, h5web and NeXpy show the maps directly)::
       scale_maps    NXdata      scale  (1 or 2, rows, cols) relative lattice parameter (scale)
       registration_maps NXdata  displacement (2, rows, cols) px of the registered lattice
       registration_branch NXdata branch (rows, cols)   1 beyond an antiphase boundary
+      strain_maps   NXdata      strain (3, H, W)        exx, eyy, exy in % (x right, y down),
+                                                         NaN where the fringes are unclear
+      rotation_map  NXdata      rotation (H, W)         degrees, ccw as displayed
+                                (both by GPA against the image's median lattice)
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
@@ -32,6 +36,7 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
+from shiftvae.analysis.strain import StrainMaps
 from shiftvae.errors import ReaderError
 from shiftvae.pipeline.geometry import Geometry
 from shiftvae.types import Encoding, Image, LatentMaps
@@ -178,7 +183,20 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
             what,
         )
     h, w = image.data.shape
-    _nxdata(e, "image", "data", image.data, _axes(h, 0, 1, px), _axes(w, 0, 1, px), unit, "image")
+    iy, ix = _axes(h, 0, 1, px), _axes(w, 0, 1, px)
+    _nxdata(e, "image", "data", image.data, iy, ix, unit, "image")
+    strain = getattr(result, "strain", None)
+    if strain is not None:
+        tensor = np.stack([strain.exx, strain.eyy, strain.exy])
+        tensor = np.where(strain.clear, tensor, np.nan).astype(np.float32)
+        what = "strain exx, eyy, exy (%), x right, y down, against the median lattice (GPA)"
+        _nxdata(e, "strain_maps", "strain", tensor, iy, ix, unit, what)
+        e["strain_maps/strain"].attrs.update({"units": "%", "g": strain.g})
+        e["strain_maps/strain"].attrs["resolution_px"] = strain.resolution
+        turn = np.where(strain.clear, strain.rotation, np.nan).astype(np.float32)
+        what = "lattice rotation, counter-clockwise as displayed (deg), GPA"
+        _nxdata(e, "rotation_map", "rotation", turn, iy, ix, unit, what)
+        e["rotation_map/rotation"].attrs["units"] = "deg"
     g = e.create_group("encoding")
     g.attrs["NX_class"] = "NXcollection"
     for key in ENCODING_KEYS:
@@ -216,6 +234,7 @@ class Results:
     metrics: dict[str, Any]
     history: dict[str, np.ndarray]
     folder: Path = field(default_factory=Path)
+    strain: StrainMaps | None = None
 
     def to_hyperspy(self, which: str = "z"):
         """Maps as a HyperSpy ``Signal2D`` with calibrated axes (one map per navigation
@@ -285,11 +304,23 @@ def load_results(out_dir: str | Path) -> Results:
             config = json.loads(a["config"])
             geometry = Geometry.from_dict(json.loads(a["geometry"]))
             metrics = json.loads(a["metrics"])
+            strain = _strain(e)
     except ReaderError:
         raise
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
-    return Results(enc, maps, image, config, geometry, metrics, history, folder)
+    return Results(enc, maps, image, config, geometry, metrics, history, folder, strain)
+
+
+def _strain(e: h5py.Group) -> StrainMaps | None:
+    """The GPA strain and rotation maps, if the file has them."""
+    if "strain_maps" not in e:
+        return None
+    tensor = e["strain_maps/strain"]
+    turn = e["rotation_map/rotation"][()]
+    exx, eyy, exy = tensor[()]
+    clear = np.isfinite(turn)
+    return StrainMaps(exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"])
 
 
 def _registration(e: h5py.Group) -> np.ndarray | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import h5py
 import numpy as np
 import pytest
 
@@ -44,6 +45,23 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     np.testing.assert_array_equal(back.encoding.phase_mean, result.encoding.phase_mean)
     assert back.geometry["lattice"]["periods"] == geo["lattice"]["periods"]
     assert "position in the unit cell" in (tmp_path / "run" / "report.html").read_text()
+    # strain and rotation by GPA: a crystal with no strain reads (nearly) none, in % and deg
+    strain = result.strain
+    assert strain.exx.shape == image.data.shape and strain.clear.any()
+    assert result.metrics["strain"]["exx_p99_abs"] < 2.0  # percent, noisy 8 x 8 cells
+    np.testing.assert_allclose(back.strain.exx[back.strain.clear], strain.exx[strain.clear])
+    with h5py.File(tmp_path / "run" / "results.h5") as f:
+        assert f["entry/strain_maps/strain"].attrs["units"] == "%"
+        assert f["entry/rotation_map/rotation"].attrs["units"] == "deg"
+    assert "strain (%) and rotation" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):
+    result = fit_image(crystal[0], FitConfig(**{**QUICK, "lattice": None}), progress=False)
+    assert result.strain is None and "strain" not in result.metrics
+    sv.save_results(result, tmp_path / "run")
+    assert sv.load_results(tmp_path / "run").strain is None
+    assert "no strain or rotation maps were made" in (tmp_path / "run" / "report.html").read_text()
 
 
 def test_lattice_none_is_the_paper_model_with_the_canvas_decoder(crystal):

@@ -20,6 +20,7 @@ import numpy as np
 
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
+from shiftvae.analysis.strain import StrainMaps, strain_maps
 from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.errors import InputError
@@ -63,6 +64,7 @@ class FitResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     geometry: Geometry | None = None
+    strain: StrainMaps | None = None  # GPA strain and rotation of the image, with a lattice
 
 
 def bin_image(image: Image, factor: int) -> Image:
@@ -150,7 +152,23 @@ def fit_image(
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     metrics["registration"] = registration_metrics(model, encoding)
-    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo)
+    strain = lattice_strain(image, geo, metrics)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, strain)
+
+
+def lattice_strain(image: Image, geo: Geometry, metrics: dict) -> StrainMaps | None:
+    """GPA strain and rotation of the image against its median lattice (None without a
+    lattice, said in one line); their median and 99th percentile go into ``metrics``."""
+    if geo.lattice is None:
+        log.info("no lattice: no strain or rotation maps were made")
+        return None
+    try:
+        strain = strain_maps(image, geo.lattice)
+    except InputError as exc:
+        log.warning("no strain or rotation maps: %s", exc)
+        return None
+    metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
+    return strain
 
 
 def fit_epochs(n_patches: int, config: FitConfig) -> int:

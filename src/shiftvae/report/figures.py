@@ -294,3 +294,27 @@ def maps_movie(
     FuncAnimation(fig, frame, frames=len(stacks)).save(path, writer=PillowWriter(fps=fps))
     plt.close(fig)
     return path
+
+
+def strain_panels(strain, extent=None, unit: str = "px") -> Figure:
+    """The GPA strain components (%) and rotation (degrees) side by side, each on a colour
+    scale symmetric about zero up to its 99th percentile of |value| where the fringes are
+    clear (elsewhere blank)."""
+    names = [
+        ("exx", "exx (%)"),
+        ("eyy", "eyy (%)"),
+        ("exy", "exy (%)"),
+        ("rotation", "rotation (deg)"),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(16.8, 3.8), squeeze=False)
+    for ax, (key, title) in zip(axes[0], names):
+        values = np.where(strain.clear, getattr(strain, key), np.nan)
+        finite = np.abs(values[np.isfinite(values)])
+        limit = max(float(np.percentile(finite, 99)) if finite.size else 0.0, 0.05)
+        im = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent)
+        fig.colorbar(im, ax=ax, shrink=0.85)
+        ax.set_title(title)
+        ax.set_xlabel(unit)
+    fig.suptitle("strain and rotation against the image's median lattice (GPA)")
+    fig.tight_layout()
+    return fig

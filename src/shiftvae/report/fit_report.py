@@ -95,6 +95,15 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
                 else ""
             ),
         )
+    strain = getattr(result, "strain", None)
+    if strain is not None:
+        add(
+            figures.strain_panels(strain, _image_extent(img), unit),
+            "strain_maps",
+            "strain (%) and rotation (degrees, counter-clockwise) by geometric phase analysis "
+            f"of the image against its median lattice, averaged over a Gaussian of "
+            f"{strain.resolution:.0f} px std; x to the right, y down",
+        )
     if maps.orientation is not None:
         n = int(result.geometry.rotation or 1)
         add(
@@ -204,6 +213,7 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         rows.append(["training", "none: encoded with a trained model (fit --transfer)"])
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
+    rows.append(["strain, rotation (GPA)", _strain_text(m.get("strain"))])
     sections = [Section("Summary", tables=[(["", ""], rows)]), Section("Figures", figures=figs)]
     return write_report(
         path,
@@ -211,6 +221,17 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
         sections,
         meta="configuration and versions in run.json; maps in results.h5",
     )
+
+
+def _strain_text(summary: dict | None) -> str:
+    if not summary:
+        return "none: no lattice, so no strain or rotation maps were made"
+    parts = [
+        f"{name} median {summary[name + '_median']:+.2f}{unit}, 99% of |{name}| below "
+        f"{summary[name + '_p99_abs']:.2f}{unit}"
+        for name, unit in (("exx", "%"), ("eyy", "%"), ("exy", "%"), ("rotation", " deg"))
+    ]
+    return "; ".join(parts)
 
 
 def _image_extent(img) -> tuple[float, float, float, float]:

@@ -1,0 +1,132 @@
+"""Strain and rotation against known truth: what GPA (``sv.strain_maps``) reads, worst case.
+
+Images: square lattices (period 12 px, 512 x 512 px) of Gaussian columns (std 1.6 px) under
+Poisson noise at several doses (counts at a column's peak, background 10% of it), with
+optional scan row jitter.  Cases:
+
+* ``perfect``: no strain; the false signal is the 99th percentile of |eps| and |omega|;
+* ``film``: a smooth strain field, eps_xx = A cos(2 pi x / L), eps_yy = A cos(2 pi y / L),
+  A = 3%, L = 256 px; the error is the RMS of (measured - true) over the maps' clear pixels;
+* ``rotated``: the film turned by 7 degrees (lattice vectors not along the axes).
+
+Each case runs at every dose and jitter; the table lists each, and the worst.
+
+    .venv/bin/python benchmarks/bench_physics.py            # ~1 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shiftvae.analysis.strain import strain_maps
+
+SIDE, PERIOD, WIDTH = 512, 12.0, 1.6
+AMPLITUDE, WAVELENGTH = 0.03, 256.0
+DOSES = (20, 100, 1000)
+JITTERS = (0.0, 0.3)  # px std of each scan row's offset along the row
+OUT = Path(__file__).parent / "results" / "bench_physics.json"
+
+
+def displacement(r: np.ndarray, amplitude: float) -> np.ndarray:
+    """u (row, col) at positions r (N, 2): the film's field."""
+    k = 2 * np.pi / WAVELENGTH
+    return amplitude / k * np.sin(k * r)  # u_row from the row, u_col from the col
+
+
+def truth(shape, amplitude: float) -> dict[str, np.ndarray]:
+    """True strain (%) at each pixel: the field at the undeformed point that lands there."""
+    r = np.stack(np.mgrid[: shape[0], : shape[1]], -1).reshape(-1, 2).astype(float)
+    r0 = r.copy()
+    for _ in range(20):  # r0 + u(r0) = r
+        r0 = r - displacement(r0, amplitude)
+    k = 2 * np.pi / WAVELENGTH
+    grad = amplitude * np.cos(k * r0)  # d u_row / d row, d u_col / d col
+    # D of the deformed lattice relative to the reference, in the Lagrangian sense
+    return {
+        "eyy": 100 * grad[:, 0].reshape(shape),
+        "exx": 100 * grad[:, 1].reshape(shape),
+        "exy": np.zeros(shape),
+        "rotation": np.zeros(shape),
+    }
+
+
+def image(amplitude: float, turn_deg: float, dose: float, jitter: float, seed: int):
+    rng = np.random.default_rng(seed)
+    turn = np.radians(turn_deg)
+    cell = PERIOD * np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+    n = np.arange(-60, 60)
+    sites = np.stack(np.meshgrid(n, n, indexing="ij"), -1).reshape(-1, 2) @ cell
+    sites = sites + SIDE / 2
+    sites = sites[(sites.min(1) > -10) & (sites.max(1) < SIDE + 10)]
+    sites = sites + displacement(sites, amplitude)
+    rows = np.clip(np.rint(sites[:, 0]).astype(int), 0, SIDE - 1)
+    sites[:, 1] += rng.normal(0, jitter, SIDE)[rows]  # each scan row shifted along itself
+    clean = np.zeros((SIDE, SIDE))
+    for dr in range(-5, 6):
+        for dc in range(-5, 6):
+            r = np.rint(sites[:, 0]).astype(int) + dr
+            c = np.rint(sites[:, 1]).astype(int) + dc
+            keep = (r >= 0) & (r < SIDE) & (c >= 0) & (c < SIDE)
+            d2 = (r - sites[:, 0]) ** 2 + (c - sites[:, 1]) ** 2
+            np.add.at(clean, (r[keep], c[keep]), np.exp(-d2[keep] / (2 * WIDTH**2)))
+    return rng.poisson(dose * (clean + 0.1)).astype(float), cell
+
+
+def measure(case: str, dose: float, jitter: float, seed: int = 0) -> dict:
+    amplitude = 0.0 if case == "perfect" else AMPLITUDE
+    turn = 7.0 if case == "rotated" else 0.0
+    data, cell = image(amplitude, turn, dose, jitter, seed)
+    tic = time.perf_counter()
+    maps = strain_maps(data, cell)
+    seconds = time.perf_counter() - tic
+    true = truth(data.shape, amplitude)
+    row = {"case": case, "dose": dose, "jitter_px": jitter, "seconds": round(seconds, 2)}
+    for name in ("exx", "eyy", "exy", "rotation"):
+        measured = getattr(maps, name)[maps.clear].astype(np.float64)
+        expected = true[name][maps.clear]
+        # both against their own median lattice
+        error = (measured - np.median(measured)) - (expected - np.median(expected))
+        row[f"{name}_rms"] = round(float(np.sqrt(np.mean(error**2))), 4)
+        row[f"{name}_p99_abs_error"] = round(float(np.percentile(np.abs(error), 99)), 4)
+    row["resolution_px"] = round(maps.resolution, 1)
+    row["clear_share"] = round(float(maps.clear.mean()), 3)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    rows = [
+        measure(case, dose, jitter)
+        for case in ("perfect", "film", "rotated")
+        for dose in DOSES
+        for jitter in JITTERS
+    ]
+    for r in rows:
+        rms = max(r[f"{k}_rms"] for k in ("exx", "eyy", "exy"))
+        p99 = max(r[f"{k}_p99_abs_error"] for k in ("exx", "eyy", "exy"))
+        print(
+            f"{r['case']:8s} dose {r['dose']:5g} jitter {r['jitter_px']:.1f}: "
+            f"eps RMS {rms:.3f}% (p99 {p99:.3f}%), "
+            f"rotation RMS {r['rotation_rms']:.3f} deg (p99 {r['rotation_p99_abs_error']:.3f})"
+        )
+    worst = {
+        case: max(
+            (r for r in rows if r["case"] == case),
+            key=lambda r: max(r["exx_rms"], r["eyy_rms"], r["exy_rms"]),
+        )
+        for case in ("perfect", "film", "rotated")
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows, "worst": worst}, indent=1))
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
