@@ -17,6 +17,9 @@ silx, h5web and NeXpy show the maps directly)::
                                                          NaN where the fringes are unclear
       rotation_map  NXdata      rotation (H, W)         degrees, ccw as displayed
                                 (both by GPA against the image's median lattice)
+      columns       NXcollection positions (R, C, S, 2) px of every sublattice's column per
+                                 cell, heights, sites (fractional), cells, and
+                                 displacement_siteN (R, C, 2) from the cage, pm (or px)
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
@@ -36,6 +39,7 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
+from shiftvae.analysis.columns import Columns, cage_displacements, to_picometres
 from shiftvae.analysis.strain import StrainMaps
 from shiftvae.errors import ReaderError
 from shiftvae.pipeline.geometry import Geometry
@@ -197,6 +201,9 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         what = "lattice rotation, counter-clockwise as displayed (deg), GPA"
         _nxdata(e, "rotation_map", "rotation", turn, iy, ix, unit, what)
         e["rotation_map/rotation"].attrs["units"] = "deg"
+    columns = getattr(result, "columns", None)
+    if columns is not None:
+        _write_columns(e, columns, image)
     g = e.create_group("encoding")
     g.attrs["NX_class"] = "NXcollection"
     for key in ENCODING_KEYS:
@@ -220,6 +227,30 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
             "shiftvae_version": __version__,
         }
     )
+
+
+def _write_columns(e: h5py.Group, columns: Columns, image: Image) -> None:
+    """The columns of every sublattice, and each one's displacement from its cage."""
+    g = e.create_group("columns")
+    g.attrs["NX_class"] = "NXcollection"
+    g.create_dataset("positions", data=columns.positions).attrs.update(
+        {"units": "px", "long_name": "(row, col) of sublattice s in cell (i, j): (R, C, S, 2)"}
+    )
+    g.create_dataset("heights", data=columns.heights).attrs["long_name"] = "smoothed peak value"
+    g.create_dataset("sites", data=columns.sites).attrs["long_name"] = (
+        "sublattice sites in the cell, fractional along a1, a2, brightest first"
+    )
+    g.create_dataset("cells", data=columns.cells).attrs["long_name"] = "cell indices (i, j)"
+    for site in range(1, len(columns.sites)):
+        moved, unit = to_picometres(cage_displacements(columns, site), image)
+        ds = g.create_dataset(f"displacement_site{site}", data=moved.astype(np.float32))
+        ds.attrs.update(
+            {
+                "units": unit,
+                "long_name": f"sublattice {site} from the centre of its four sublattice-0 "
+                "columns, less the median: (R, C, 2) along (row, col)",
+            }
+        )
 
 
 @dataclass

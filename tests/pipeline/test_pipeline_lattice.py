@@ -54,6 +54,13 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
         assert f["entry/strain_maps/strain"].attrs["units"] == "%"
         assert f["entry/rotation_map/rotation"].attrs["units"] == "deg"
     assert "strain (%) and rotation" in (tmp_path / "run" / "report.html").read_text()
+    # the columns of both sublattices, B read from its four A, in a table and in results.h5
+    assert result.metrics["columns"]["sublattices"] == 2
+    table = (tmp_path / "run" / "columns.csv").read_text().splitlines()
+    assert table[0].startswith("cell_i,cell_j,sublattice,row_px,col_px")
+    assert {line.split(",")[2] for line in table[1:]} == {"0", "1"}
+    with h5py.File(tmp_path / "run" / "results.h5") as f:
+        assert f["entry/columns/displacement_site1"].attrs["units"] == "px"  # uncalibrated
 
 
 def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):

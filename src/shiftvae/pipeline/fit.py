@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.analysis.columns import Columns, column_summary, find_columns
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.analysis.strain import StrainMaps, strain_maps
@@ -65,6 +66,7 @@ class FitResult:
     timings: dict[str, float] = field(default_factory=dict)
     geometry: Geometry | None = None
     strain: StrainMaps | None = None  # GPA strain and rotation of the image, with a lattice
+    columns: Columns | None = None  # every sublattice's columns, cell by cell, with a lattice
 
 
 def bin_image(image: Image, factor: int) -> Image:
@@ -152,23 +154,31 @@ def fit_image(
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     metrics["registration"] = registration_metrics(model, encoding)
-    strain = lattice_strain(image, geo, metrics)
-    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, strain)
+    physics = lattice_physics(image, geo, metrics)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
 
-def lattice_strain(image: Image, geo: Geometry, metrics: dict) -> StrainMaps | None:
-    """GPA strain and rotation of the image against its median lattice (None without a
-    lattice, said in one line); their median and 99th percentile go into ``metrics``."""
+def lattice_physics(
+    image: Image, geo: Geometry, metrics: dict
+) -> tuple[StrainMaps | None, Columns | None]:
+    """GPA strain and rotation of the image against its median lattice, and the columns of
+    every sublattice (None without a lattice, said in one line); their summaries go into
+    ``metrics``."""
     if geo.lattice is None:
-        log.info("no lattice: no strain or rotation maps were made")
-        return None
+        log.info("no lattice: no strain, rotation or column maps were made")
+        return None, None
+    strain = columns = None
     try:
         strain = strain_maps(image, geo.lattice)
+        metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
     except InputError as exc:
         log.warning("no strain or rotation maps: %s", exc)
-        return None
-    metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
-    return strain
+    try:
+        columns = find_columns(image, geo.lattice)
+        metrics["columns"] = column_summary(columns, image)
+    except InputError as exc:
+        log.warning("no column positions: %s", exc)
+    return strain, columns
 
 
 def fit_epochs(n_patches: int, config: FitConfig) -> int:

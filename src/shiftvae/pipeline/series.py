@@ -31,7 +31,7 @@ from shiftvae.pipeline.fit import (
     fit_epochs,
     geometry_metadata,
     image_patches,
-    lattice_strain,
+    lattice_physics,
     map_metrics,
     patch_noise,
     train_model,
@@ -118,8 +118,10 @@ def fit_images(
         encoding, maps = encode_and_map(model, p, g, config)
         metrics = map_metrics(maps, model)
         per = {"patches": 0.0, "train": 0.0, "encode_and_map": 0.0}
-        strain = lattice_strain(frame, g, metrics)
-        results.append(FitResult(frame, p, model, encoding, maps, config, metrics, per, g, strain))
+        physics = lattice_physics(frame, g, metrics)
+        results.append(
+            FitResult(frame, p, model, encoding, maps, config, metrics, per, g, *physics)
+        )
     timings["encode_and_map"] = time.perf_counter() - tic
     results[0].timings.update(timings)  # the shared work, counted once
     return SeriesResult(model, results, timings)

@@ -24,7 +24,7 @@ from shiftvae.pipeline.fit import (
     as_image,
     encode_and_map,
     image_patches,
-    lattice_strain,
+    lattice_physics,
     map_metrics,
 )
 from shiftvae.pipeline.geometry import Geometry
@@ -74,8 +74,8 @@ def transfer_image(
     metrics = map_metrics(maps, model)
     period = None if geo.lattice is None else float(geo.lattice.periods.min())
     geo = geo.with_(transfer=True, period_px=period)
-    strain = lattice_strain(image, geo, metrics)
-    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, strain)
+    physics = lattice_physics(image, geo, metrics)
+    return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
 
 def _config(values: dict[str, Any]) -> FitConfig:

@@ -318,3 +318,26 @@ def strain_panels(strain, extent=None, unit: str = "px") -> Figure:
     fig.suptitle("strain and rotation against the image's median lattice (GPA)")
     fig.tight_layout()
     return fig
+
+
+def displacement_arrows(image: np.ndarray, positions: np.ndarray, moved: np.ndarray, unit: str):
+    """The image with each column's displacement from its cage as an arrow (drawn longer
+    than life: the scale is in the title), and the magnitude per cell beside it."""
+    ok = np.isfinite(moved).all(-1) & np.isfinite(positions).all(-1)
+    size = np.linalg.norm(moved, axis=-1)
+    typical = float(np.nanpercentile(size[ok], 95)) if ok.any() else 0.0
+    spacing = float(np.nanmedian(np.linalg.norm(np.diff(positions, axis=1), axis=-1)))
+    gain = 0.4 * spacing / typical if typical > 0 else 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.6))
+    axes[0].imshow(image, cmap="gray")
+    p, m = positions[ok], moved[ok]
+    axes[0].quiver(
+        p[:, 1], p[:, 0], m[:, 1] * gain, m[:, 0] * gain, size[ok], cmap="viridis",
+        angles="xy", scale_units="xy", scale=1, width=0.004,
+    )  # fmt: skip
+    axes[0].set_title(f"displacement from the cage (arrows x{gain:.0f})")
+    im = axes[1].imshow(np.where(ok, size, np.nan), cmap="viridis")
+    fig.colorbar(im, ax=axes[1], shrink=0.85, label=f"|displacement| ({unit})")
+    axes[1].set_title("per cell (cells along a1 down, a2 across)")
+    fig.tight_layout()
+    return fig

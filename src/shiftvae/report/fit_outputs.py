@@ -6,8 +6,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
+from shiftvae.analysis.columns import cage_displacements, to_picometres
 from shiftvae.report.fit_report import fit_figures, write_fit_report
-from shiftvae.report.outdir import atomic_output_dir, describe_os_error
+from shiftvae.report.outdir import atomic_output_dir, describe_os_error, write_csv_atomic
 from shiftvae.report.runinfo import run_info, write_run_json
 from shiftvae.results import write_results_h5
 
@@ -51,6 +54,52 @@ def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
     return Path(out_dir)
 
 
+COLUMN_FIELDS = [
+    "cell_i",
+    "cell_j",
+    "sublattice",
+    "row_px",
+    "col_px",
+    "height",
+    "displacement_row",
+    "displacement_col",
+    "displacement_unit",
+]
+
+
+def write_columns_csv(path: Path, columns, image) -> Path:
+    """One row per column found: its cell, sublattice, position, height and (for all but
+    the reference sublattice 0) its displacement from its cage, in pm where calibrated."""
+    moved = {}
+    for site in range(1, len(columns.sites)):
+        moved[site] = to_picometres(cage_displacements(columns, site), image)
+    rows = []
+    n_rows, n_cols, n_sites = columns.heights.shape
+    for i in range(n_rows):
+        for j in range(n_cols):
+            for s in range(n_sites):
+                row, col = columns.positions[i, j, s]
+                if not np.isfinite(row):
+                    continue
+                entry = {
+                    "cell_i": int(columns.cells[i, j, 0]),
+                    "cell_j": int(columns.cells[i, j, 1]),
+                    "sublattice": s,
+                    "row_px": round(float(row), 3),
+                    "col_px": round(float(col), 3),
+                    "height": round(float(columns.heights[i, j, s]), 5),
+                }
+                if s in moved and np.isfinite(moved[s][0][i, j]).all():
+                    values, unit = moved[s]
+                    entry.update(
+                        displacement_row=round(float(values[i, j, 0]), 3),
+                        displacement_col=round(float(values[i, j, 1]), 3),
+                        displacement_unit=unit,
+                    )
+                rows.append(entry)
+    return write_csv_atomic(path, COLUMN_FIELDS, rows)
+
+
 def write_outputs(folder: Path, result, started: float) -> None:
     """results.h5, model.pt, figures, report.html, run.json into ``folder``.
 
@@ -58,6 +107,8 @@ def write_outputs(folder: Path, result, started: float) -> None:
     """
     try:
         write_results_h5(folder / "results.h5", result)
+        if getattr(result, "columns", None) is not None:
+            write_columns_csv(folder / "columns.csv", result.columns, result.image)
         result.model.save(folder / "model.pt")
         figs = fit_figures(result, folder / "figures")
         write_fit_report(folder / "report.html", result, figs)

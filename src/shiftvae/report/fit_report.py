@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.analysis.columns import cage_displacements, to_picometres
 from shiftvae.analysis.manifold import latent_traversal
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
@@ -103,6 +104,17 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "strain (%) and rotation (degrees, counter-clockwise) by geometric phase analysis "
             f"of the image against its median lattice, averaged over a Gaussian of "
             f"{strain.resolution:.0f} px std; x to the right, y down",
+        )
+    columns = getattr(result, "columns", None)
+    for site in range(1, 0 if columns is None else len(columns.sites)):
+        moved, length = to_picometres(cage_displacements(columns, site), img)
+        add(
+            figures.displacement_arrows(img.data, columns.positions[:, :, site], moved, length),
+            f"displacement_site{site}",
+            f"sublattice {site} (fractional site {np.round(columns.sites[site], 2).tolist()}, "
+            f"brightness {result.metrics['columns']['relative_height'][site]:.2f} of sublattice "
+            f"0) from the centre of its four sublattice-0 columns, less the median: "
+            f"polarisation in {length}; the table of every column is columns.csv",
         )
     if maps.orientation is not None:
         n = int(result.geometry.rotation or 1)

@@ -1,0 +1,218 @@
+"""Atom columns of every sublattice, cell by cell, and each one's displacement from its cage.
+
+:func:`find_columns` folds the image onto the unit cell (the mean motif), finds the motif's
+sublattices as its local maxima (brightest first: site 0), and then, in every cell, the
+sub-pixel position and height of each site's column: the brightest pixel of the smoothed
+image within reach of where the lattice puts it, refined by a quadratic.
+
+:func:`cage_displacements` measures a sublattice against the centre of the four columns of
+the reference sublattice around it (B from its four A in a perovskite), less the median
+over the image: what is left is the local displacement (polarisation), and a smooth scan
+drift or strain, which moves the cage with the column, cancels.  :func:`to_picometres`
+turns pixels into pm from the image's calibration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from shiftvae.errors import InputError
+from shiftvae.lattice.estimate import Lattice
+from shiftvae.lattice.peaks import refine_maxima
+from shiftvae.types import Image
+
+__all__ = ["Columns", "cage_displacements", "column_summary", "find_columns", "to_picometres"]
+
+MIN_SHARE = 0.15  # a motif maximum is a sublattice when it rises this share of the range
+REACH = 0.2  # a column is searched within this share of the shortest site distance
+_PM_PER = {"pm": 1.0, "Å": 100.0, "A": 100.0, "angstrom": 100.0, "nm": 1000.0, "µm": 1e6, "um": 1e6}
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Every column of every sublattice, per cell.
+
+    Attributes
+    ----------
+    positions : ndarray (R, C, S, 2)
+        (row, col) px of site s in cell (i, j); NaN where it falls outside the image.
+    heights : ndarray (R, C, S)
+        The smoothed image's value at each column (its brightness).
+    sites : ndarray (S, 2)
+        Fractional positions of the sublattices in the cell, brightest first.
+    cells : ndarray (R, C, 2) of int
+        The cell indices (i, j) along a1, a2.
+    lattice : Lattice
+    """
+
+    positions: np.ndarray
+    heights: np.ndarray
+    sites: np.ndarray
+    cells: np.ndarray
+    lattice: Lattice
+
+
+def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Columns:
+    """The columns of every sublattice of ``image`` in every cell of ``lattice``.
+
+    Parameters
+    ----------
+    image : Image or ndarray (H, W)
+    lattice : Lattice
+        The full cell, with its origin on a column (as :func:`estimate_lattice` gives it).
+    min_share : float
+        A local maximum of the mean motif is a sublattice when it rises this share of the
+        motif's range above its minimum.
+
+    Examples
+    --------
+    >>> rows, cols = np.mgrid[:96, :96]
+    >>> img = np.cos(np.pi * rows / 6) ** 8 * np.cos(np.pi * cols / 6) ** 8  # 12 px cell
+    >>> cols_ = find_columns(img, Lattice(np.eye(2) * 12, np.zeros(2)))
+    >>> cols_.sites.shape
+    (1, 2)
+    """
+    data = np.asarray(image.data if isinstance(image, Image) else image, dtype=np.float64)
+    if data.ndim != 2:
+        raise InputError("find_columns needs a 2D image")
+    period = float(lattice.periods.min())
+    smooth = ndimage.gaussian_filter(data, max(0.7, 0.04 * period))
+    sites = _motif_sites(smooth, lattice, min_share)
+    corners = lattice.to_fractional(
+        [
+            [0, 0],
+            [0, data.shape[1] - 1],
+            [data.shape[0] - 1, 0],
+            [data.shape[0] - 1, data.shape[1] - 1],
+        ]
+    )
+    lo = np.floor(corners.min(0)).astype(int) - 1
+    hi = np.ceil(corners.max(0)).astype(int) + 1
+    ii, jj = np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), indexing="ij")
+    cells = np.stack([ii, jj], -1)
+    frac = cells[:, :, None, :] + sites[None, None]  # (R, C, S, 2)
+    expected = lattice.to_pixels(frac.reshape(-1, 2)).reshape(frac.shape)
+    distances = _site_distances(sites, lattice.vectors)
+    reach = max(1, round(REACH * distances))
+    positions, heights = _refine(smooth, expected.reshape(-1, 2), reach)
+    return Columns(
+        positions.reshape(expected.shape),
+        heights.reshape(expected.shape[:-1]),
+        sites,
+        cells,
+        lattice,
+    )
+
+
+def cage_displacements(columns: Columns, site: int, reference: int = 0) -> np.ndarray:
+    """(R, C, 2) px: each column of ``site`` from the centre of the four ``reference``
+    columns around it, less the median over the image (NaN where a column is missing)."""
+    if not 0 <= site < len(columns.sites) or not 0 <= reference < len(columns.sites):
+        raise InputError(
+            f"site and reference must be among the {len(columns.sites)} sublattices found, "
+            f"got {site} and {reference}"
+        )
+    if site == reference:
+        raise InputError("a sublattice has no displacement from itself: choose another site")
+    ref = columns.positions[:, :, reference]
+    cage = np.full(ref.shape, np.nan)  # cage[i, j]: centre of the reference at (i..i+1, j..j+1)
+    cage[:-1, :-1] = (ref[:-1, :-1] + ref[1:, :-1] + ref[:-1, 1:] + ref[1:, 1:]) / 4
+    # a site whose fractional offset from the reference is negative along an axis sits in
+    # the cage of the previous cell along it
+    di, dj = np.floor(columns.sites[site] - columns.sites[reference]).astype(int)
+    own = np.full(ref.shape, np.nan)
+    rows, cols = ref.shape[:2]
+    own[max(0, -di) : rows - max(0, di), max(0, -dj) : cols - max(0, dj)] = cage[
+        max(0, di) : rows + min(0, di), max(0, dj) : cols + min(0, dj)
+    ]
+    moved = columns.positions[:, :, site] - own
+    return moved - np.nanmedian(moved.reshape(-1, 2), axis=0)
+
+
+def to_picometres(pixels: np.ndarray, image) -> tuple[np.ndarray, str]:
+    """``pixels`` in pm from the image's calibration, and the unit ("pm", or "px" where the
+    image has no length calibration)."""
+    size = getattr(image, "pixel_size", None)
+    unit = str(getattr(image, "unit", "px") or "px")
+    if size is None or unit not in _PM_PER:
+        return np.asarray(pixels, dtype=np.float64), "px"
+    return np.asarray(pixels, dtype=np.float64) * size * _PM_PER[unit], "pm"
+
+
+def column_summary(columns: Columns, image) -> dict:
+    """Sublattices, their sites and brightness, and each one's displacement from its cage
+    (RMS and 99th percentile of the magnitude, in pm where the image is calibrated)."""
+    heights = [np.nanmedian(columns.heights[:, :, s]) for s in range(len(columns.sites))]
+    out: dict = {
+        "sublattices": len(columns.sites),
+        "sites_fractional": np.round(columns.sites, 4).tolist(),
+        "columns": int(np.isfinite(columns.positions[..., 0]).sum()),
+        "relative_height": [round(float(h / heights[0]), 4) for h in heights],
+    }
+    for site in range(1, len(columns.sites)):
+        moved, unit = to_picometres(cage_displacements(columns, site), image)
+        size = np.linalg.norm(moved, axis=-1)
+        size = size[np.isfinite(size)]
+        if size.size:
+            out[f"site{site}_displacement_rms"] = round(float(np.sqrt(np.mean(size**2))), 3)
+            out[f"site{site}_displacement_p99"] = round(float(np.percentile(size, 99)), 3)
+        out["displacement_unit"] = unit
+    return out
+
+
+def _motif_sites(smooth: np.ndarray, lattice: Lattice, min_share: float) -> np.ndarray:
+    """Fractional sublattice sites (S, 2) from the mean motif, brightest first."""
+    bins = int(np.clip(round(float(lattice.periods.max())), 12, 48))
+    rows, cols = np.mgrid[: smooth.shape[0], : smooth.shape[1]]
+    frac = lattice.to_fractional(np.column_stack([rows.ravel(), cols.ravel()])) % 1.0
+    index = np.minimum((frac * bins).astype(int), bins - 1)
+    flat = index[:, 0] * bins + index[:, 1]
+    total = np.bincount(flat, smooth.ravel(), bins * bins)
+    count = np.bincount(flat, minlength=bins * bins)
+    motif = (total / np.maximum(count, 1)).reshape(bins, bins)
+    motif = ndimage.gaussian_filter(motif, 0.7, mode="wrap")
+    peaks = motif == ndimage.maximum_filter(motif, size=3, mode="wrap")
+    floor, span = motif.min(), np.ptp(motif)
+    peaks &= motif >= floor + min_share * span
+    found = np.argwhere(peaks)
+    if not len(found):
+        raise InputError("the mean motif of the cell has no clear maximum: no columns found")
+    padded = np.pad(motif, 1, mode="wrap")
+    refined = refine_maxima(padded, found + 1) - 1
+    order = np.argsort(-motif[found[:, 0], found[:, 1]], kind="stable")
+    sites = ((refined[order] + 0.5) / bins) % 1.0
+    return sites - np.floor(sites[0])  # keep the brightest site within the cell
+
+
+def _site_distances(sites: np.ndarray, vectors: np.ndarray) -> float:
+    """The shortest distance in px between two columns (any sublattices, any cells)."""
+    shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
+    points = (sites[:, None, :] + shifts[None]).reshape(-1, 2) @ vectors
+    own = sites @ vectors
+    d = np.linalg.norm(points[None] - own[:, None], axis=-1)
+    return float(d[d > 1e-6].min())
+
+
+def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
+    """Sub-pixel maxima of ``smooth`` within ``reach`` px of each expected point."""
+    h, w = smooth.shape
+    margin = reach + 1
+    inside = (
+        (expected[:, 0] >= margin)
+        & (expected[:, 0] <= h - 1 - margin)
+        & (expected[:, 1] >= margin)
+        & (expected[:, 1] <= w - 1 - margin)
+    )
+    positions = np.full(expected.shape, np.nan)
+    heights = np.full(len(expected), np.nan)
+    start = np.rint(expected[inside]).astype(int)
+    d = np.arange(-reach, reach + 1)
+    window = smooth[start[:, 0, None, None] + d[:, None], start[:, 1, None, None] + d[None, :]]
+    best = window.reshape(len(start), -1).argmax(1)
+    peak = start + np.stack([d[best // len(d)], d[best % len(d)]], 1)
+    positions[inside] = refine_maxima(smooth, peak)
+    heights[inside] = smooth[peak[:, 0], peak[:, 1]]
+    return positions, heights
