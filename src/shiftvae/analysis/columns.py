@@ -6,9 +6,9 @@ sub-pixel position and height of each site's column: the brightest pixel of the 
 image within reach of where the lattice puts it, refined by a quadratic.
 
 :func:`cage_displacements` measures a sublattice against the centre of the four columns of
-the reference sublattice around it (B from its four A in a perovskite), less the median
-over the image: what is left is the local displacement (polarisation), and a smooth scan
-drift or strain, which moves the cage with the column, cancels.  :func:`to_picometres`
+the reference sublattice around it (B from its four A in a perovskite), from where it would
+sit in a centrosymmetric cell: the polarisation.  A smooth scan drift or strain, which
+moves the cage with the column, cancels.  :func:`to_picometres`
 turns pixels into pm from the image's calibration.
 """
 
@@ -28,6 +28,7 @@ __all__ = ["Columns", "cage_displacements", "column_summary", "find_columns", "t
 
 MIN_SHARE = 0.15  # a motif maximum is a sublattice when it rises this share of the range
 REACH = 0.2  # a column is searched within this share of the shortest site distance
+SYMMETRIC = 0.1  # a site this close to a half-integer position is measured from it
 _PM_PER = {"pm": 1.0, "Å": 100.0, "A": 100.0, "angstrom": 100.0, "nm": 1000.0, "µm": 1e6, "um": 1e6}
 
 
@@ -108,8 +109,13 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
 
 
 def cage_displacements(columns: Columns, site: int, reference: int = 0) -> np.ndarray:
-    """(R, C, 2) px: each column of ``site`` from the centre of the four ``reference``
-    columns around it, less the median over the image (NaN where a column is missing)."""
+    """(R, C, 2) px: each column of ``site`` from where it would sit in a centrosymmetric
+    cell, measured from the centre of the four ``reference`` columns around it (NaN where a
+    column is missing).
+
+    A site within 0.1 of a half-integer position of the cell relative to the reference
+    (a perovskite's B at (1/2, 1/2), its O at (1/2, 0)) is measured from that position:
+    the polarisation.  Any other site is measured from its median position."""
     if not 0 <= site < len(columns.sites) or not 0 <= reference < len(columns.sites):
         raise InputError(
             f"site and reference must be among the {len(columns.sites)} sublattices found, "
@@ -129,6 +135,11 @@ def cage_displacements(columns: Columns, site: int, reference: int = 0) -> np.nd
         max(0, di) : rows + min(0, di), max(0, dj) : cols + min(0, dj)
     ]
     moved = columns.positions[:, :, site] - own
+    offset = columns.sites[site] - columns.sites[reference] - [di, dj]  # in [0, 1)
+    symmetric = np.round(2 * offset) / 2
+    if np.abs(offset - symmetric).max() <= SYMMETRIC:
+        ideal = (symmetric - 0.5) @ columns.lattice.vectors  # the cage centre is (1/2, 1/2)
+        return moved - ideal
     return moved - np.nanmedian(moved.reshape(-1, 2), axis=0)
 
 
@@ -213,6 +224,48 @@ def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
     window = smooth[start[:, 0, None, None] + d[:, None], start[:, 1, None, None] + d[None, :]]
     best = window.reshape(len(start), -1).argmax(1)
     peak = start + np.stack([d[best // len(d)], d[best % len(d)]], 1)
-    positions[inside] = refine_maxima(smooth, peak)
+    positions[inside] = _gaussian_vertex(smooth, peak, reach)
     heights[inside] = smooth[peak[:, 0], peak[:, 1]]
     return positions, heights
+
+
+def _gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, reach: int) -> np.ndarray:
+    """Sub-pixel centres of columns near the pixels ``peak``: the vertex of a quadratic fit
+    to the log of the (floor-subtracted) image over a (2 k + 1)^2 window, k = 2 or 3,
+    weighted by the squared intensity (Guo's fit of a Gaussian: the faint edge of the
+    window, whose log is mostly noise, weighs nothing).  A quadratic on the intensities of
+    the 3 x 3 around the maximum uses 9 pixels: on the benchmark's noisiest image (noise
+    0.16, B/A 0.5) it read 25 pm displacements with 5.2 pm RMS error, this 3.3 pm."""
+    h, w = smooth.shape
+    k = max(2, min(reach, 3))
+    d = np.arange(-k, k + 1)
+    rr, cc = np.meshgrid(d, d, indexing="ij")
+    design = np.column_stack(
+        [
+            np.ones(rr.size),
+            rr.ravel(),
+            cc.ravel(),
+            rr.ravel() ** 2,
+            cc.ravel() ** 2,
+            (rr * cc).ravel(),
+        ]
+    )
+    centre = np.clip(peak, k, [h - 1 - k, w - 1 - k])
+    window = smooth[centre[:, 0, None, None] + d[:, None], centre[:, 1, None, None] + d[None, :]]
+    window = window.reshape(len(peak), -1)
+    above = np.maximum(window - window.min(1, keepdims=True), 0.0)
+    top = above.max(1, keepdims=True)
+    logs = np.log(np.maximum(above, 1e-6 * top + 1e-300))
+    weight = (above / np.maximum(top, 1e-300)) ** 2
+    normal = np.einsum("ni,ij,ik->njk", weight, design, design)
+    normal += 1e-12 * np.eye(6)
+    rhs = np.einsum("ni,ij,ni->nj", weight, design, logs)
+    c = np.linalg.solve(normal, rhs[..., None])[..., 0]  # c0, g_r, g_c, h_rr, h_cc, h_rc
+    hrr, hcc, hrc = 2 * c[:, 3], 2 * c[:, 4], c[:, 5]
+    det = hrr * hcc - hrc**2
+    ok = (hrr < 0) & (det > 0)
+    safe = np.where(ok, det, 1.0)
+    off_r = np.where(ok, (-hcc * c[:, 1] + hrc * c[:, 2]) / safe, 0.0)
+    off_c = np.where(ok, (hrc * c[:, 1] - hrr * c[:, 2]) / safe, 0.0)
+    offset = np.clip(np.column_stack([off_r, off_c]), -k, k)
+    return centre + offset
