@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -121,9 +121,6 @@ class RunRecord(_Flat):
             smoothness_z=_numbered(d, "smoothness_z"),
             smoothness_shift=_numbered(d, "smoothness_shift"),
         )
-
-    def with_(self, **changes: Any) -> RunRecord:
-        return replace(self, **changes)
 
     def flat(self) -> dict[str, Any]:
         out: dict[str, Any] = {} if self.trial is None else {"trial": self.trial}
