@@ -97,5 +97,5 @@ def test_bad_inputs_are_one_sentence():
         strain_maps(np.zeros((64, 64)), np.eye(2) * 8, mask_share=0.9)
     with pytest.raises(InputError, match="reference"):
         strain_maps(render(lattice_sites(lambda s: 0 * s)), np.eye(2) * 10, np.ones((2, 2)))
-    with pytest.raises(InputError, match="too coarse"):
+    with pytest.raises(InputError, match="too few cells"):
         strain_maps(np.zeros((16, 16)), np.eye(2) * 15)

@@ -132,8 +132,8 @@ def strain_maps(image, lattice, reference=None, mask_share: float = MASK_SHARE) 
     # picks one Fourier component, a plane wave that is not the lattice
     if np.linalg.norm(g, axis=1).min() < 2 * width:
         raise InputError(
-            f"the lattice's fringes (period {1 / np.linalg.norm(g, axis=1).min():.1f} px) are "
-            f"too coarse for a {data.shape[0]} x {data.shape[1]} image: no strain measured"
+            f"a {data.shape[0]} x {data.shape[1]} image holds too few cells of its lattice "
+            f"(fringes of {1 / np.linalg.norm(g, axis=1).min():.1f} px) to measure strain"
         )
     sigma = 1 / (2 * np.pi * width)  # the mask's std in real space, px
     # normalised convolution: near the edges each pixel averages what the image has

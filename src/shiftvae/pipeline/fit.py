@@ -172,12 +172,12 @@ def lattice_physics(
         strain = strain_maps(image, geo.lattice)
         metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
     except InputError as exc:
-        log.warning("no strain or rotation maps: %s", exc)
+        log.info("no strain or rotation maps: %s", exc)  # a small image: not a fault
     try:
         columns = find_columns(image, geo.lattice)
         metrics["columns"] = column_summary(columns, image)
     except InputError as exc:
-        log.warning("no column positions: %s", exc)
+        log.info("no column positions: %s", exc)
     return strain, columns
 
 
