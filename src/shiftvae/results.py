@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
-from shiftvae.analysis.columns import Columns, cage_displacements, to_picometres
+from shiftvae.analysis.columns import Columns, displacements
 from shiftvae.analysis.strain import StrainMaps
 from shiftvae.errors import ReaderError
 from shiftvae.pipeline.geometry import Geometry
@@ -241,8 +241,7 @@ def _write_columns(e: h5py.Group, columns: Columns, image: Image) -> None:
         "sublattice sites in the cell, fractional along a1, a2, brightest first"
     )
     g.create_dataset("cells", data=columns.cells).attrs["long_name"] = "cell indices (i, j)"
-    for site in range(1, len(columns.sites)):
-        moved, unit = to_picometres(cage_displacements(columns, site), image)
+    for site, (moved, unit) in displacements(columns, image).items():
         ds = g.create_dataset(f"displacement_site{site}", data=moved.astype(np.float32))
         ds.attrs.update(
             {

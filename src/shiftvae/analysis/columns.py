@@ -24,7 +24,14 @@ from shiftvae.lattice.estimate import Lattice
 from shiftvae.lattice.peaks import refine_maxima
 from shiftvae.types import Image
 
-__all__ = ["Columns", "cage_displacements", "column_summary", "find_columns", "to_picometres"]
+__all__ = [
+    "Columns",
+    "cage_displacements",
+    "column_summary",
+    "displacements",
+    "find_columns",
+    "to_picometres",
+]
 
 MIN_SHARE = 0.15  # a motif maximum is a sublattice when it rises this share of the range
 REACH = 0.2  # a column is searched within this share of the shortest site distance
@@ -153,6 +160,15 @@ def to_picometres(pixels: np.ndarray, image) -> tuple[np.ndarray, str]:
     return np.asarray(pixels, dtype=np.float64) * size * _PM_PER[unit], "pm"
 
 
+def displacements(columns: Columns, image) -> dict[int, tuple[np.ndarray, str]]:
+    """Every sublattice but the reference's, measured from its cage: ``{site: ((R, C, 2)
+    values, unit)}``, in pm where the image is calibrated (else px)."""
+    return {
+        site: to_picometres(cage_displacements(columns, site), image)
+        for site in range(1, len(columns.sites))
+    }
+
+
 def column_summary(columns: Columns, image) -> dict:
     """Sublattices, their sites and brightness, and each one's displacement from its cage
     (RMS and 99th percentile of the magnitude, in pm where the image is calibrated)."""
@@ -163,8 +179,7 @@ def column_summary(columns: Columns, image) -> dict:
         "columns": int(np.isfinite(columns.positions[..., 0]).sum()),
         "relative_height": [round(float(h / heights[0]), 4) for h in heights],
     }
-    for site in range(1, len(columns.sites)):
-        moved, unit = to_picometres(cage_displacements(columns, site), image)
+    for site, (moved, unit) in displacements(columns, image).items():
         size = np.linalg.norm(moved, axis=-1)
         size = size[np.isfinite(size)]
         if size.size:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shiftvae.analysis.columns import cage_displacements, to_picometres
+from shiftvae.analysis.columns import displacements
 from shiftvae.report.fit_report import fit_figures, write_fit_report
 from shiftvae.report.outdir import atomic_output_dir, describe_os_error, write_csv_atomic
 from shiftvae.report.runinfo import run_info, write_run_json
@@ -70,9 +70,7 @@ COLUMN_FIELDS = [
 def write_columns_csv(path: Path, columns, image) -> Path:
     """One row per column found: its cell, sublattice, position, height and (for all but
     the reference sublattice 0) its displacement from its cage, in pm where calibrated."""
-    moved = {}
-    for site in range(1, len(columns.sites)):
-        moved[site] = to_picometres(cage_displacements(columns, site), image)
+    moved = displacements(columns, image)
     rows = []
     n_rows, n_cols, n_sites = columns.heights.shape
     for i in range(n_rows):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.analysis.columns import cage_displacements, to_picometres
+from shiftvae.analysis.columns import displacements
 from shiftvae.analysis.manifold import latent_traversal
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
@@ -106,8 +106,7 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             f"{strain.resolution:.0f} px std; x to the right, y down",
         )
     columns = getattr(result, "columns", None)
-    for site in range(1, 0 if columns is None else len(columns.sites)):
-        moved, length = to_picometres(cage_displacements(columns, site), img)
+    for site, (moved, length) in ({} if columns is None else displacements(columns, img)).items():
         add(
             figures.displacement_arrows(img.data, columns.positions[:, :, site], moved, length),
             f"displacement_site{site}",
