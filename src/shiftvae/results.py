@@ -18,8 +18,10 @@ silx, h5web and NeXpy show the maps directly)::
       rotation_map  NXdata      rotation (H, W)         degrees, ccw as displayed
                                 (both by GPA against the image's median lattice)
       columns       NXcollection positions (R, C, S, 2) px of every sublattice's column per
-                                 cell, heights, sites (fractional), cells, and
-                                 displacement_siteN (R, C, 2) from the cage, pm (or px)
+                                 cell, heights, sites (fractional), cells,
+                                 position_std (R, C, S, 2) px, and
+                                 displacement_siteN (R, C, 2) from the cage, pm (or px),
+                                 with its standard error displacement_siteN_std
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
@@ -39,7 +41,7 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
-from shiftvae.analysis.columns import Columns, displacements
+from shiftvae.analysis.columns import Columns, displacement_errors, displacements
 from shiftvae.analysis.strain import StrainMaps
 from shiftvae.errors import ReaderError
 from shiftvae.pipeline.geometry import Geometry
@@ -241,7 +243,17 @@ def _write_columns(e: h5py.Group, columns: Columns, image: Image) -> None:
         "sublattice sites in the cell, fractional along a1, a2, brightest first"
     )
     g.create_dataset("cells", data=columns.cells).attrs["long_name"] = "cell indices (i, j)"
+    if columns.position_std is not None:
+        g.create_dataset("position_std", data=columns.position_std).attrs.update(
+            {"units": "px", "long_name": "standard error of each (row, col) in positions"}
+        )
+    errors = displacement_errors(columns, image)
     for site, (moved, unit) in displacements(columns, image).items():
+        if site in errors:
+            ds = g.create_dataset(f"displacement_site{site}_std", data=errors[site])
+            ds.attrs.update(
+                {"units": unit, "long_name": f"standard error of displacement_site{site}"}
+            )
         ds = g.create_dataset(f"displacement_site{site}", data=moved.astype(np.float32))
         ds.attrs.update(
             {

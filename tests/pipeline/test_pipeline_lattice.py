@@ -61,6 +61,16 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     assert {line.split(",")[2] for line in table[1:]} == {"0", "1"}
     with h5py.File(tmp_path / "run" / "results.h5") as f:
         assert f["entry/columns/displacement_site1"].attrs["units"] == "px"  # uncalibrated
+        std = f["entry/columns/displacement_site1_std"][()]
+        assert std.shape == f["entry/columns/displacement_site1"].shape
+        assert 0 < np.nanmedian(std) < 1.0  # px: a fraction of a pixel, not nothing
+    # every column with its error bar, every B with its displacement's and a verdict
+    header = table[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in table[1:]]
+    first_b = next(r for r in rows if r["sublattice"] == "1" and r["displacement_col_std"])
+    assert float(first_b["row_std_px"]) > 0 and float(first_b["displacement_col_std"]) > 0
+    assert first_b["above_noise"] in {"0", "1"}
+    assert "standard error per cell" in (tmp_path / "run" / "report.html").read_text()
 
 
 def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):

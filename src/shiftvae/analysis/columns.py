@@ -9,7 +9,8 @@ image within reach of where the lattice puts it, refined by a quadratic.
 the reference sublattice around it (B from its four A in a perovskite), from where it would
 sit in a centrosymmetric cell: the polarisation.  A smooth scan drift or strain, which
 moves the cage with the column, cancels.  :func:`to_picometres`
-turns pixels into pm from the image's calibration.
+turns pixels into pm from the image's calibration.  The error bars come from
+:mod:`shiftvae.analysis.column_errors`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from shiftvae.types import Image
 
 __all__ = [
     "Columns",
+    "above_noise",
     "cage_displacements",
     "column_summary",
+    "displacement_errors",
     "displacements",
     "find_columns",
     "to_picometres",
@@ -36,6 +39,7 @@ __all__ = [
 MIN_SHARE = 0.15  # a motif maximum is a sublattice when it rises this share of the range
 REACH = 0.2  # a column is searched within this share of the shortest site distance
 SYMMETRIC = 0.1  # a site this close to a half-integer position is measured from it
+SIGNIFICANT = float(np.sqrt(5.991))  # chi with 2 degrees of freedom at 95%
 _PM_PER = {"pm": 1.0, "Å": 100.0, "A": 100.0, "angstrom": 100.0, "nm": 1000.0, "µm": 1e6, "um": 1e6}
 
 
@@ -54,6 +58,15 @@ class Columns:
     cells : ndarray (R, C, 2) of int
         The cell indices (i, j) along a1, a2.
     lattice : Lattice
+    peaks : ndarray (R, C, S, 2) of int
+        The pixel each centre was fitted around (-1 where the column is missing).
+    smoothing : float
+        Std (px) of the Gaussian the image was smoothed by before the fits.
+    reach : int
+        How far (px) from the lattice's site each column's brightest pixel was looked for.
+    position_std, displacement_std : ndarray (R, C, S, 2) or None
+        Standard errors (px) of each centre and of each displacement from its cage (NaN for
+        the reference sublattice), from :func:`shiftvae.analysis.column_errors.column_errors`.
     """
 
     positions: np.ndarray
@@ -61,6 +74,11 @@ class Columns:
     sites: np.ndarray
     cells: np.ndarray
     lattice: Lattice
+    peaks: np.ndarray | None = None
+    smoothing: float = 0.0
+    reach: int = 2
+    position_std: np.ndarray | None = None
+    displacement_std: np.ndarray | None = None
 
 
 def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Columns:
@@ -87,7 +105,8 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
     if data.ndim != 2:
         raise InputError("find_columns needs a 2D image")
     period = float(lattice.periods.min())
-    smooth = ndimage.gaussian_filter(data, max(0.7, 0.04 * period))
+    smoothing = max(0.7, 0.04 * period)
+    smooth = ndimage.gaussian_filter(data, smoothing)
     sites = _motif_sites(smooth, lattice, min_share)
     corners = lattice.to_fractional(
         [
@@ -105,13 +124,16 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
     expected = lattice.to_pixels(frac.reshape(-1, 2)).reshape(frac.shape)
     distances = _site_distances(sites, lattice.vectors)
     reach = max(1, round(REACH * distances))
-    positions, heights = _refine(smooth, expected.reshape(-1, 2), reach)
+    positions, heights, peaks = _refine(smooth, expected.reshape(-1, 2), reach)
     return Columns(
         positions.reshape(expected.shape),
         heights.reshape(expected.shape[:-1]),
         sites,
         cells,
         lattice,
+        peaks.reshape(expected.shape),
+        smoothing,
+        reach,
     )
 
 
@@ -169,6 +191,26 @@ def displacements(columns: Columns, image) -> dict[int, tuple[np.ndarray, str]]:
     }
 
 
+def displacement_errors(columns: Columns, image) -> dict[int, np.ndarray]:
+    """The standard error (R, C, 2) of each displacement of :func:`displacements`, in the
+    same unit (empty where :func:`~shiftvae.analysis.column_errors.column_errors` was not
+    run)."""
+    if columns.displacement_std is None:
+        return {}
+    return {
+        site: to_picometres(columns.displacement_std[:, :, site], image)[0]
+        for site in range(1, len(columns.sites))
+    }
+
+
+def above_noise(moved: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(R, C) bool: the displacement differs from zero beyond its error, at 95% for the two
+    components together (|d / std| above 2.45); False where either is missing."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi = np.sqrt(np.sum((moved / std) ** 2, axis=-1))
+    return np.isfinite(chi) & (chi > SIGNIFICANT)
+
+
 def column_summary(columns: Columns, image) -> dict:
     """Sublattices, their sites and brightness, and each one's displacement from its cage
     (RMS and 99th percentile of the magnitude, in pm where the image is calibrated)."""
@@ -179,12 +221,25 @@ def column_summary(columns: Columns, image) -> dict:
         "columns": int(np.isfinite(columns.positions[..., 0]).sum()),
         "relative_height": [round(float(h / heights[0]), 4) for h in heights],
     }
+    if columns.position_std is not None:
+        out["position_error_px"] = [
+            round(float(np.nanmedian(columns.position_std[:, :, s])), 4)
+            for s in range(len(columns.sites))
+        ]
+    errors = displacement_errors(columns, image)
     for site, (moved, unit) in displacements(columns, image).items():
         size = np.linalg.norm(moved, axis=-1)
-        size = size[np.isfinite(size)]
-        if size.size:
-            out[f"site{site}_displacement_rms"] = round(float(np.sqrt(np.mean(size**2))), 3)
-            out[f"site{site}_displacement_p99"] = round(float(np.percentile(size, 99)), 3)
+        finite = size[np.isfinite(size)]
+        if finite.size:
+            out[f"site{site}_displacement_rms"] = round(float(np.sqrt(np.mean(finite**2))), 3)
+            out[f"site{site}_displacement_p99"] = round(float(np.percentile(finite, 99)), 3)
+        if site in errors and finite.size:
+            out[f"site{site}_displacement_error"] = np.round(
+                np.nanmedian(errors[site].reshape(-1, 2), axis=0), 3
+            ).tolist()
+            out[f"site{site}_above_noise_share"] = round(
+                float(above_noise(moved, errors[site]).sum() / finite.size), 4
+            )
         out["displacement_unit"] = unit
     return out
 
@@ -223,7 +278,8 @@ def _site_distances(sites: np.ndarray, vectors: np.ndarray) -> float:
 
 
 def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
-    """Sub-pixel maxima of ``smooth`` within ``reach`` px of each expected point."""
+    """Sub-pixel maxima of ``smooth`` within ``reach`` px of each expected point, their
+    heights, and the pixels they were fitted around (-1 where outside the image)."""
     h, w = smooth.shape
     margin = reach + 1
     inside = (
@@ -239,12 +295,14 @@ def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
     window = smooth[start[:, 0, None, None] + d[:, None], start[:, 1, None, None] + d[None, :]]
     best = window.reshape(len(start), -1).argmax(1)
     peak = start + np.stack([d[best // len(d)], d[best % len(d)]], 1)
-    positions[inside] = _gaussian_vertex(smooth, peak, reach)
+    positions[inside] = gaussian_vertex(smooth, peak, reach)
     heights[inside] = smooth[peak[:, 0], peak[:, 1]]
-    return positions, heights
+    peaks = np.full(expected.shape, -1, dtype=np.int64)
+    peaks[inside] = peak
+    return positions, heights, peaks
 
 
-def _gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, reach: int) -> np.ndarray:
+def gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, reach: int) -> np.ndarray:
     """Sub-pixel centres of columns near the pixels ``peak``: the vertex of a quadratic fit
     to the log of the (floor-subtracted) image over a (2 k + 1)^2 window, k = 2 or 3,
     weighted by the squared intensity (Guo's fit of a Gaussian: the faint edge of the

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import Columns, column_summary, find_columns
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
@@ -174,7 +175,7 @@ def lattice_physics(
     except InputError as exc:
         log.info("no strain or rotation maps: %s", exc)  # a small image: not a fault
     try:
-        columns = find_columns(image, geo.lattice)
+        columns = column_errors(find_columns(image, geo.lattice), image)
         metrics["columns"] = column_summary(columns, image)
     except InputError as exc:
         log.info("no column positions: %s", exc)

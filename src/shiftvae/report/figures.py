@@ -320,24 +320,58 @@ def strain_panels(strain, extent=None, unit: str = "px") -> Figure:
     return fig
 
 
-def displacement_arrows(image: np.ndarray, positions: np.ndarray, moved: np.ndarray, unit: str):
+def displacement_arrows(
+    image: np.ndarray,
+    positions: np.ndarray,
+    moved: np.ndarray,
+    unit: str,
+    significant: np.ndarray | None = None,
+) -> Figure:
     """The image with each column's displacement from its cage as an arrow (drawn longer
-    than life: the scale is in the title), and the magnitude per cell beside it."""
+    than life: the scale is in the title), and per cell its two components, magnitude and
+    angle (blank where the displacement is within its error, when ``significant`` is
+    given: the angle of noise means nothing)."""
     ok = np.isfinite(moved).all(-1) & np.isfinite(positions).all(-1)
     size = np.linalg.norm(moved, axis=-1)
     typical = float(np.nanpercentile(size[ok], 95)) if ok.any() else 0.0
     spacing = float(np.nanmedian(np.linalg.norm(np.diff(positions, axis=1), axis=-1)))
     gain = 0.4 * spacing / typical if typical > 0 else 1.0
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.6))
-    axes[0].imshow(image, cmap="gray")
+    fig = plt.figure(figsize=(14.0, 5.6))
+    grid = fig.add_gridspec(2, 4, width_ratios=[2.2, 1, 1, 0.05])
+    arrows = fig.add_subplot(grid[:, 0])
+    arrows.imshow(image, cmap="gray")
     p, m = positions[ok], moved[ok]
-    axes[0].quiver(
+    arrows.quiver(
         p[:, 1], p[:, 0], m[:, 1] * gain, m[:, 0] * gain, size[ok], cmap="viridis",
         angles="xy", scale_units="xy", scale=1, width=0.004,
     )  # fmt: skip
-    axes[0].set_title(f"displacement from the cage (arrows x{gain:.0f})")
-    im = axes[1].imshow(np.where(ok, size, np.nan), cmap="viridis")
-    fig.colorbar(im, ax=axes[1], shrink=0.85, label=f"|displacement| ({unit})")
-    axes[1].set_title("per cell (cells along a1 down, a2 across)")
+    arrows.set_title(
+        f"displacement from the cage (arrows: {typical:.3g} {unit} drawn {gain * typical:.0f} px)"
+    )
+    shown = ok if significant is None else ok & significant
+    limit = max(typical, 1e-9)
+    angle = np.degrees(np.arctan2(-moved[..., 0], moved[..., 1]))  # ccw from x, as displayed
+    panels = [
+        (moved[..., 1], f"x component ({unit})", "RdBu_r", -limit, limit),
+        (moved[..., 0], f"y component ({unit}, down)", "RdBu_r", -limit, limit),
+        (size, f"magnitude ({unit})", "viridis", 0, limit),
+        (np.where(shown, angle, np.nan), "angle (deg, ccw from x)", "twilight", -180, 180),
+    ]
+    # each cell a square at its column, as in the image (a panel is about 200 pt wide)
+    marker = (200 * spacing / max(image.shape)) ** 2
+    for k, (values, title, cmap, lo, hi) in enumerate(panels):
+        ax = fig.add_subplot(grid[k // 2, 1 + k % 2])
+        keep = np.isfinite(values) & ok
+        im = ax.scatter(
+            positions[keep][:, 1], positions[keep][:, 0], c=values[keep], s=marker,
+            marker="s", cmap=cmap, vmin=lo, vmax=hi, linewidths=0,
+        )  # fmt: skip
+        ax.set_xlim(0, image.shape[1])
+        ax.set_ylim(image.shape[0], 0)
+        ax.set_aspect("equal")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shiftvae.analysis.columns import displacements
+from shiftvae.analysis.columns import above_noise, displacement_errors, displacements
 from shiftvae.report.fit_report import fit_figures, write_fit_report
 from shiftvae.report.outdir import atomic_output_dir, describe_os_error, write_csv_atomic
 from shiftvae.report.runinfo import run_info, write_run_json
@@ -60,17 +60,25 @@ COLUMN_FIELDS = [
     "sublattice",
     "row_px",
     "col_px",
+    "row_std_px",
+    "col_std_px",
     "height",
     "displacement_row",
     "displacement_col",
+    "displacement_row_std",
+    "displacement_col_std",
+    "above_noise",
     "displacement_unit",
 ]
 
 
 def write_columns_csv(path: Path, columns, image) -> Path:
-    """One row per column found: its cell, sublattice, position, height and (for all but
-    the reference sublattice 0) its displacement from its cage, in pm where calibrated."""
+    """One row per column found: its cell, sublattice, position and its standard error,
+    height and (for all but the reference sublattice 0) its displacement from its cage with
+    its standard error, in pm where calibrated, and whether it stands above that error."""
     moved = displacements(columns, image)
+    errors = displacement_errors(columns, image)
+    spread = columns.position_std
     rows = []
     n_rows, n_cols, n_sites = columns.heights.shape
     for i in range(n_rows):
@@ -87,6 +95,11 @@ def write_columns_csv(path: Path, columns, image) -> Path:
                     "col_px": round(float(col), 3),
                     "height": round(float(columns.heights[i, j, s]), 5),
                 }
+                if spread is not None and np.isfinite(spread[i, j, s]).all():
+                    entry.update(
+                        row_std_px=round(float(spread[i, j, s, 0]), 4),
+                        col_std_px=round(float(spread[i, j, s, 1]), 4),
+                    )
                 if s in moved and np.isfinite(moved[s][0][i, j]).all():
                     values, unit = moved[s]
                     entry.update(
@@ -94,6 +107,13 @@ def write_columns_csv(path: Path, columns, image) -> Path:
                         displacement_col=round(float(values[i, j, 1]), 3),
                         displacement_unit=unit,
                     )
+                    if s in errors and np.isfinite(errors[s][i, j]).all():
+                        std = errors[s][i, j]
+                        entry.update(
+                            displacement_row_std=round(float(std[0]), 3),
+                            displacement_col_std=round(float(std[1]), 3),
+                            above_noise=int(above_noise(values[i, j], std)),
+                        )
                 rows.append(entry)
     return write_csv_atomic(path, COLUMN_FIELDS, rows)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftvae.analysis.columns import displacements
+from shiftvae.analysis.columns import above_noise, displacement_errors, displacements
 from shiftvae.analysis.manifold import latent_traversal
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
@@ -24,6 +24,19 @@ def _extent(maps, image) -> tuple[float, float, float, float]:
         (c[0, -1, 1] + half) * s,
         (c[-1, 0, 0] + half) * s,
         (c[0, 0, 0] - half) * s,
+    )
+
+
+def _error_note(summary: dict, site: int, unit: str) -> str:
+    """The caption's words on the displacement's error bars, from the column summary."""
+    error = summary.get(f"site{site}_displacement_error")
+    if error is None:
+        return ""
+    share = summary.get(f"site{site}_above_noise_share", 0.0)
+    return (
+        f"; standard error per cell (median) {error[1]:.2f} {unit} along x and {error[0]:.2f} "
+        f"along y; {100 * share:.0f}% of the cells stand above their error at 95% (the angle "
+        "is blank elsewhere)"
     )
 
 
@@ -106,14 +119,21 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             f"{strain.resolution:.0f} px std; x to the right, y down",
         )
     columns = getattr(result, "columns", None)
-    for site, (moved, length) in ({} if columns is None else displacements(columns, img)).items():
+    moved_by = {} if columns is None else displacements(columns, img)
+    errors = {} if columns is None else displacement_errors(columns, img)
+    for site, (moved, length) in moved_by.items():
+        significant = above_noise(moved, errors[site]) if site in errors else None
         add(
-            figures.displacement_arrows(img.data, columns.positions[:, :, site], moved, length),
+            figures.displacement_arrows(
+                img.data, columns.positions[:, :, site], moved, length, significant
+            ),
             f"displacement_site{site}",
             f"sublattice {site} (fractional site {np.round(columns.sites[site], 2).tolist()}, "
             f"brightness {result.metrics['columns']['relative_height'][site]:.2f} of sublattice "
             f"0) from the centre of its four sublattice-0 columns, less the median: "
-            f"polarisation in {length}; the table of every column is columns.csv",
+            f"polarisation in {length}, per cell as components, magnitude and angle"
+            + _error_note(result.metrics["columns"], site, length)
+            + "; the table of every column is columns.csv",
         )
     if maps.orientation is not None:
         n = int(result.geometry.rotation or 1)
