@@ -12,9 +12,10 @@ optional scan row jitter.  Cases:
 Each case runs at every dose and jitter; the table lists each, and the worst.
 
 Displacement (``sv.analysis.columns``): the displacement-domain crystal (B columns moved by
-+-d along a1 in two domains, a curved wall, scan jitter 0.3 px and drift 2 px), cell 28 px
-taken as 3.905 A (SrTiO3), B/A brightness 0.3 to 0.8, noise 0.04 to 0.16; the RMS error of
-each B column's displacement along a1 against the truth, in pm.
++-d, 5 or 25 pm, along a1 in two domains, a curved wall, scan jitter 0 or 0.3 px and drift
+2 px), cell 28 px taken as 3.905 A (SrTiO3), B/A brightness 0.3 to 0.8, noise 0.04 to 0.16;
+the RMS error of each B column's displacement along a1 against the truth, in pm, and the
+ratio of that error to the predicted standard error (``column_errors``; honest: 0.7-1.4).
 
     .venv/bin/python benchmarks/bench_physics.py            # ~2 min on 2 cores
 """
@@ -106,31 +107,38 @@ def measure(case: str, dose: float, jitter: float, seed: int = 0) -> dict:
 PM_PER_PX = 390.5 / 28.0  # a 28 px cell of SrTiO3
 
 
-def displacement_row(noise: float, ratio: float, shift_px: float, seed: int = 0) -> dict:
-    """RMS error (pm) of each B column's displacement along a1, measured from its A cage."""
+def displacement_row(
+    noise: float, ratio: float, shift_px: float, jitter: float = 0.3, seed: int = 0
+) -> dict:
+    """RMS error (pm) of each B column's displacement along a1, measured from its A cage,
+    and the RMS error over the RMS of the predicted standard error (1 is honest)."""
     from scipy.spatial import cKDTree
 
+    from shiftvae.analysis.column_errors import column_errors
     from shiftvae.analysis.columns import cage_displacements, find_columns
     from shiftvae.lattice.estimate import estimate_lattice
     from shiftvae.synthetic.crystal_scene import Microscope
     from shiftvae.synthetic.crystals import displacement_domain_crystal
 
-    scope = Microscope(noise_level=noise)
+    scope = Microscope(noise_level=noise, scan_jitter=jitter)
     data, truth = displacement_domain_crystal(
         size=512, displacement=shift_px, b_ratio=ratio, microscope=scope, seed=seed
     )
     tic = time.perf_counter()
-    columns = find_columns(data, estimate_lattice(data))
+    columns = column_errors(find_columns(data, estimate_lattice(data)), data)
     seconds = time.perf_counter() - tic
-    row = {"noise": noise, "b_ratio": ratio, "shift_pm": round(shift_px * PM_PER_PX, 1)}
+    row = {"noise": noise, "b_ratio": ratio, "jitter_px": jitter}
+    row["shift_pm"] = round(shift_px * PM_PER_PX, 1)
     row["sublattices"] = len(columns.sites)
     if len(columns.sites) < 2:
-        row.update(rms_pm=None, bias_pm=None, columns=0, seconds=round(seconds, 2))
+        row.update(rms_pm=None, bias_pm=None, predicted_pm=None, honesty=None, covered_2sd=None)
+        row.update(columns=0, seconds=round(seconds, 2))
         return row
     site = 1
     moved = cage_displacements(columns, site).reshape(-1, 2)
+    std = columns.displacement_std[:, :, site].reshape(-1, 2)
     found = columns.positions[:, :, site].reshape(-1, 2)
-    ok = np.isfinite(moved).all(1) & np.isfinite(found).all(1)
+    ok = np.isfinite(moved).all(1) & np.isfinite(found).all(1) & np.isfinite(std).all(1)
     distance, index = cKDTree(truth.sites["B"]).query(found[ok])
     expected = truth.field(truth.sites["B"][index])  # px along a1
     axis = truth.lattice_vectors[0] / np.linalg.norm(truth.lattice_vectors[0])
@@ -138,9 +146,14 @@ def displacement_row(noise: float, ratio: float, shift_px: float, seed: int = 0)
     sign = np.sign(np.sum(along * expected)) or 1.0  # a1's sign is the estimate's choice
     error = (sign * along - expected) * PM_PER_PX
     keep = distance < 2.0  # the column found is the true B
+    predicted = np.sqrt(std[ok] ** 2 @ axis**2)[keep] * PM_PER_PX
+    rms = float(np.sqrt(np.mean(error[keep] ** 2)))
     row.update(
-        rms_pm=round(float(np.sqrt(np.mean(error[keep] ** 2))), 2),
+        rms_pm=round(rms, 2),
         bias_pm=round(float(np.mean(error[keep])), 2),
+        predicted_pm=round(float(np.sqrt(np.mean(predicted**2))), 2),
+        honesty=round(rms / float(np.sqrt(np.mean(predicted**2))), 2),
+        covered_2sd=round(float(np.mean(np.abs(error[keep]) < 2 * predicted)), 3),
         columns=int(keep.sum()),
         seconds=round(seconds, 2),
     )
@@ -173,15 +186,18 @@ def main() -> None:
         for case in ("perfect", "film", "rotated")
     }
     moved = [
-        displacement_row(noise, ratio, 25.0 / PM_PER_PX)
+        displacement_row(noise, ratio, shift / PM_PER_PX, jitter)
+        for shift in (5.0, 25.0)
+        for jitter in (0.0, 0.3)
         for noise in (0.04, 0.08, 0.16)
         for ratio in (0.3, 0.5, 0.8)
     ]
     for r in moved:
         print(
-            f"displacement 25 pm, noise {r['noise']:.2f}, B/A {r['b_ratio']:.1f}: "
-            f"{r['sublattices']} sublattices, RMS error {r['rms_pm']} pm, bias {r['bias_pm']} pm "
-            f"over {r['columns']} B columns"
+            f"displacement {r['shift_pm']:g} pm, jitter {r['jitter_px']:.1f} px, noise "
+            f"{r['noise']:.2f}, B/A {r['b_ratio']:.1f}: {r['sublattices']} sublattices, RMS "
+            f"error {r['rms_pm']} pm, bias {r['bias_pm']} pm, predicted {r['predicted_pm']} pm "
+            f"(ratio {r['honesty']}, {r['covered_2sd']} within 2 sd) over {r['columns']} B"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "worst": worst, "displacement": moved}, indent=1))

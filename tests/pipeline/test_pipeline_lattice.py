@@ -71,6 +71,9 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     assert float(first_b["row_std_px"]) > 0 and float(first_b["displacement_col_std"]) > 0
     assert first_b["above_noise"] in {"0", "1"}
     assert "standard error per cell" in (tmp_path / "run" / "report.html").read_text()
+    # what each latent does to the decoded motif's columns, in the report and run.json
+    assert [m["latent"] for m in result.metrics["latent_meanings"]][:1] == ["z1"]
+    assert "What each latent means" in (tmp_path / "run" / "report.html").read_text()
 
 
 def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):

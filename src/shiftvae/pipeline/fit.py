@@ -20,6 +20,7 @@ import numpy as np
 
 from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import Columns, column_summary, find_columns
+from shiftvae.analysis.latent_meaning import latent_meanings
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.analysis.strain import StrainMaps, strain_maps
@@ -156,7 +157,20 @@ def fit_image(
     metrics = map_metrics(maps, model)
     metrics["registration"] = registration_metrics(model, encoding)
     physics = lattice_physics(image, geo, metrics)
+    latent_physics(model, encoding, image, geo, metrics)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
+
+
+def latent_physics(model, encoding: Encoding, image: Image, geo: Geometry, metrics: dict) -> None:
+    """What each conventional latent means in pm and % (``metrics["latent_meanings"]``),
+    measured on the decoded motif, where the image has columns of two sublattices."""
+    if geo.lattice is None or metrics.get("columns", {}).get("sublattices", 0) < 2:
+        return
+    meanings = latent_meanings(model, encoding, image, geo.binning)
+    if meanings:
+        metrics["latent_meanings"] = meanings
+    else:
+        log.info("the decoded motif shows one sublattice: no latent read in pm")
 
 
 def lattice_physics(

@@ -24,6 +24,7 @@ from shiftvae.pipeline.fit import (
     as_image,
     encode_and_map,
     image_patches,
+    latent_physics,
     lattice_physics,
     map_metrics,
 )
@@ -75,6 +76,7 @@ def transfer_image(
     period = None if geo.lattice is None else float(geo.lattice.periods.min())
     geo = geo.with_(transfer=True, period_px=period)
     physics = lattice_physics(image, geo, metrics)
+    latent_physics(model, encoding, image, geo, metrics)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
 

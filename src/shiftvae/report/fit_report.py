@@ -245,12 +245,44 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
     rows.append(["strain, rotation (GPA)", _strain_text(m.get("strain"))])
-    sections = [Section("Summary", tables=[(["", ""], rows)]), Section("Figures", figures=figs)]
+    sections = [Section("Summary", tables=[(["", ""], rows)])]
+    if m.get("latent_meanings"):
+        sections.append(_meanings_section(m["latent_meanings"]))
+    sections.append(Section("Figures", figures=figs))
     return write_report(
         path,
         f"shiftvae fit: {Path(img.source).name or 'image'}",
         sections,
         meta="configuration and versions in run.json; maps in results.h5",
+    )
+
+
+def _meanings_section(meanings: list[dict]) -> Section:
+    """A table of what each latent does to the decoded motif's columns, in pm and %."""
+    rows = []
+    for entry in meanings:
+        for key in sorted(k for k in entry if k.startswith("site")):
+            m = entry[key]
+            dy, dx = m["displacement_over_range"]
+            rows.append(
+                [
+                    entry["latent"],
+                    f"{entry['range'][0]:.2f} to {entry['range'][1]:.2f}",
+                    key[4:],
+                    f"{dx:+.1f} {m['unit']}",
+                    f"{dy:+.1f} {m['unit']}",
+                    f"{m['brightness_percent_over_range']:+.1f}%",
+                ]
+            )
+    header = ["latent", "range over the image", "sublattice", "moves along x", "along y",
+              "brightness vs sublattice 0"]  # fmt: skip
+    return Section(
+        "What each latent means",
+        text="Each latent moved over the range the image's cells take (5th to 95th "
+        "percentile, the others at their medians), the motif decoded at each step and its "
+        "columns measured as on the image: the change over that range (run.json: "
+        "latent_meanings, also per unit).",
+        tables=[(header, rows)],
     )
 
 
