@@ -41,9 +41,14 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
-from shiftvae.analysis.columns import Columns, displacement_errors, displacements
+from shiftvae.analysis.columns import (
+    Columns,
+    displacement_errors,
+    displacements,
+    to_picometres,
+)
 from shiftvae.analysis.strain import StrainMaps
-from shiftvae.errors import ReaderError
+from shiftvae.errors import InputError, ReaderError
 from shiftvae.pipeline.geometry import Geometry
 from shiftvae.types import Encoding, Image, LatentMaps
 
@@ -277,14 +282,27 @@ class Results:
     history: dict[str, np.ndarray]
     folder: Path = field(default_factory=Path)
     strain: StrainMaps | None = None
+    columns: Columns | None = None
 
     def to_hyperspy(self, which: str = "z"):
         """Maps as a HyperSpy ``Signal2D`` with calibrated axes (one map per navigation
         index): ``which`` is "z" (the conventional maps), "shift" (px), "orientation"
-        (degrees) or "scale" (relative lattice parameter).  Needs HyperSpy
+        (degrees), "scale" (relative lattice parameter), or over the image's pixels
+        "strain" (exx, eyy, exy in %) and "rotation" (degrees).  Needs HyperSpy
         (``pip install 'shiftvae[hyperspy]'``)."""
-        from shiftvae.io.hyperspy import maps_signal
+        from shiftvae.io.hyperspy import image_maps_signal, maps_signal
 
+        if which in ("strain", "rotation"):
+            if self.strain is None:
+                raise InputError("these results have no strain maps (no lattice was found)")
+            s, img = self.strain, self.image
+            if which == "strain":
+                stack = np.where(s.clear, np.stack([s.exx, s.eyy, s.exy]), np.nan)
+                args = ("strain", "%", img.pixel_size, img.unit, ("exx", "eyy", "exy"))
+            else:
+                stack = np.where(s.clear, s.rotation, np.nan)
+                args = ("lattice rotation, ccw", "deg", img.pixel_size, img.unit)
+            return image_maps_signal(stack, img.source, *args)
         return maps_signal(self.maps, self.image.source, which)
 
     def load_model(self):
@@ -347,11 +365,38 @@ def load_results(out_dir: str | Path) -> Results:
             geometry = Geometry.from_dict(json.loads(a["geometry"]))
             metrics = json.loads(a["metrics"])
             strain = _strain(e)
+            columns = _columns(e, geometry, image)
     except ReaderError:
         raise
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ReaderError(f"{path} is not a readable shiftvae results file ({exc})") from exc
-    return Results(enc, maps, image, config, geometry, metrics, history, folder, strain)
+    return Results(enc, maps, image, config, geometry, metrics, history, folder, strain, columns)
+
+
+def _columns(e: h5py.Group, geometry: Geometry, image: Image) -> Columns | None:
+    """The columns of every sublattice with their error bars, if the file has them."""
+    if "columns" not in e or geometry.lattice is None:
+        return None
+    g = e["columns"]
+    positions = g["positions"][()]
+    position_std = g["position_std"][()] if "position_std" in g else None
+    moved_std = None
+    per_px = float(to_picometres(np.ones(1), image)[0][0])  # the unit of the stored values
+    stored = [k for k in g if k.startswith("displacement_site") and k.endswith("_std")]
+    if stored:
+        moved_std = np.full(positions.shape, np.nan)
+        for key in stored:
+            site = int(key[len("displacement_site") : -len("_std")])
+            moved_std[:, :, site] = g[key][()] / per_px
+    return Columns(
+        positions,
+        g["heights"][()],
+        g["sites"][()],
+        g["cells"][()],
+        geometry.lattice,
+        position_std=position_std,
+        displacement_std=moved_std,
+    )
 
 
 def _strain(e: h5py.Group) -> StrainMaps | None:

@@ -26,6 +26,7 @@ from shiftvae.cli import main
 from shiftvae.model.module import ShiftVAEModule
 
 FAST = ["--window", "8", "--step", "4", "--phases", "none", "--device", "cpu", "--seed", "3"]
+FAST += ["--no-figures"]  # the figures are tested elsewhere; here only training is resumed
 
 
 @pytest.fixture

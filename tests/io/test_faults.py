@@ -195,7 +195,9 @@ def test_a_worker_killed_mid_fit_is_replaced_and_the_batch_finishes(tmp_path):
         out: dict = {}
         run = threading.Thread(
             target=lambda: out.update(
-                records=fit_many(paths, config, tmp_path / "out", executor=client, progress=False)
+                records=fit_many(
+                    paths, config, tmp_path / "out", executor=client, progress=False, figures=False
+                )
             )
         )
         run.start()
@@ -237,7 +239,10 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
 
     def drive():
         try:
-            fit_many(paths, config, out, scheduler=cluster.scheduler_address, progress=False)
+            fit_many(
+                paths, config, out, scheduler=cluster.scheduler_address, progress=False,
+                figures=False,
+            )  # fmt: skip
         except Exception as exc:
             caught["exc"] = exc
 
@@ -258,7 +263,9 @@ def test_a_scheduler_that_goes_away_stops_the_batch_in_one_sentence_and_resume_c
     # finished runs only: a hidden .partial folder is a run the lost scheduler cut short
     finished = [p for p in out.glob("runs/*/model.pt") if not p.parent.name.startswith(".")]
     done = {p.parent.name: p.stat().st_mtime_ns for p in finished}
-    records = fit_many(paths, config, out, workers=1, processes=False, progress=False)
+    records = fit_many(
+        paths, config, out, workers=1, processes=False, progress=False, figures=False
+    )
     assert [r["status"] for r in records] == ["ok"] * 4
     for name, stamp in done.items():  # fitted before the loss: not fitted again
         assert (out / "runs" / name / "model.pt").stat().st_mtime_ns == stamp
@@ -281,7 +288,7 @@ def test_a_killed_tune_driver_restarts_and_finishes_without_retraining(tmp_path)
     out = tmp_path / "tune"
     argv = [sys.executable, "-m", "shiftvae", "tune", str(image), "--out", str(out),
             "--trials", "4", "--workers", "1", "--window", "16", "--step", "8",
-            "--epochs", "60", "--phases", "none", "-q"]  # fmt: skip
+            "--epochs", "60", "--phases", "none", "--no-figures", "-q"]  # fmt: skip
 
     def finished() -> list[str]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import h5py
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
+from shiftvae.analysis.columns import displacement_errors
 from shiftvae.cli import main
 from shiftvae.pipeline.fit import NO_LATTICE_WINDOW, FitConfig, fit_image, resolve_geometry
 
@@ -71,6 +73,17 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     assert float(first_b["row_std_px"]) > 0 and float(first_b["displacement_col_std"]) > 0
     assert first_b["above_noise"] in {"0", "1"}
     assert "standard error per cell" in (tmp_path / "run" / "report.html").read_text()
+    # read back: the columns with their error bars, the strain as HyperSpy signals
+    np.testing.assert_array_equal(back.columns.positions, result.columns.positions)
+    np.testing.assert_allclose(
+        displacement_errors(back.columns, back.image)[1],
+        displacement_errors(result.columns, result.image)[1],
+        rtol=1e-6,
+    )
+    if importlib.util.find_spec("hyperspy") is not None:
+        strain_signal = back.to_hyperspy("strain")
+        assert strain_signal.data.shape == (3, *image.data.shape)
+        assert back.to_hyperspy("rotation").metadata.Signal.quantity.endswith("(deg)")
     # what each latent does to the decoded motif's columns, in the report and run.json
     assert [m["latent"] for m in result.metrics["latent_meanings"]][:1] == ["z1"]
     assert "What each latent means" in (tmp_path / "run" / "report.html").read_text()

@@ -11,11 +11,17 @@ import pytest
 import shiftvae as sv
 from shiftvae.cli import main as shiftvae_main
 from shiftvae.pipeline.fit import FitConfig
-from shiftvae.runs.batch import batch_images, fit_many
+from shiftvae.runs.batch import batch_images
+from shiftvae.runs.batch import fit_many as fit_many_drawn
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (the sweep extra)")
 
 CONFIG = FitConfig(epochs=2, hidden=(8, 8), phases=None, lattice=None, window=16, step=8)
+
+
+def fit_many(*args, **kwargs):
+    """fit_many without each image's figures (the command line test draws them)."""
+    return fit_many_drawn(*args, **{"figures": False, **kwargs})
 
 
 def cli(argv: list[str]) -> int:

@@ -28,7 +28,14 @@ sweep_module = importlib.import_module("shiftvae.runs.sweep")  # sv.sweep is the
 
 # Tiny settings: a 96 x 96 lattice, 16 px windows every 8 px (11 x 11 maps), 2 epochs.
 CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
-FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none"]
+FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none", "--no-figures"]
+
+
+def sweep(*args, **kwargs):
+    """sv.sweep without each run's own figures (drawn in one test only: seconds per run)."""
+    return sv.sweep(*args, **{"figures": False, **kwargs})
+
+
 COLUMNS = [
     "name",
     "beta_start",
@@ -104,6 +111,9 @@ def test_cli_sweep_2x2_on_a_local_cluster_writes_every_output(
         assert float(r["final_loss"]) > 0 and float(r["final_kl"]) >= 0
         assert float(r["final_reconstruction"]) > 0
         assert (out / "runs" / r["name"] / "results.h5").is_file()
+        # --no-figures: no run draws its own, its report says where the numbers are
+        assert not (out / "runs" / r["name"] / "figures").exists()
+        assert "Not drawn (--no-figures)" in (out / "runs" / r["name"] / "report.html").read_text()
 
     heat = out / "figures" / "physicality_heatmap.png"
     assert heat.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -223,9 +233,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on_then_resume_retrains_only_
 
     monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", flaky)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        records = sv.sweep(
-            image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False
-        )
+        records = sweep(image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False)
     assert len(calls) == 4
     assert [r["name"] for r in records] == ["bs0.1_be0.1", "bs0.1_be1", "bs1_be0.1", "bs1_be1"]
     failed = records[3]
@@ -250,7 +258,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on_then_resume_retrains_only_
     monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", fixed)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        again = sv.sweep(image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False)
+        again = sweep(image, [0.1, 1], [0.1, 1], CONFIG, tmp_path, executor=pool, progress=False)
     assert calls == [(1.0, 1.0)]
     assert [r["status"] for r in again] == ["ok"] * 4
     assert again[:3] == records[:3]
@@ -260,23 +268,21 @@ def test_a_task_that_dies_on_its_worker_is_recorded(tmp_path, image, monkeypatch
     """Errors outside the training (a killed worker, a task that cannot start) count too."""
     real = sweep_module.train_one
 
-    def dying(image, config, folder, threads):
+    def dying(image, config, folder, threads, figures):
         if config.beta_end == 10:
             raise MemoryError("worker killed")
         return real(image, config, folder, threads)
 
     monkeypatch.setattr(sweep_module, "train_one", dying)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        records = sv.sweep(image, [0.5], [0.1, 10], CONFIG, tmp_path, executor=pool)
+        records = sweep(image, [0.5], [0.1, 10], CONFIG, tmp_path, executor=pool)
     assert [r["status"] for r in records] == ["ok", "failed"]
     assert records[1]["error"] == "MemoryError: worker killed"
     assert json.loads((tmp_path / "grid.json").read_text())["best"] == "bs0.5_be0.1"
 
 
 def test_sweep_on_a_threaded_local_cluster_returns_the_table(tmp_path, image, fit_calls):
-    records = sv.sweep(
-        image.data, [0.1], [0.1, 1, 1.0], CONFIG, tmp_path, workers=2, processes=False
-    )
+    records = sweep(image.data, [0.1], [0.1, 1, 1.0], CONFIG, tmp_path, workers=2, processes=False)
     assert sorted(fit_calls) == [(0.1, 0.1), (0.1, 1.0)]  # the repeated 1.0 trains once
     assert [list(r)[:5] for r in records] == [COLUMNS[:5]] * 2
     assert all(r["status"] == "ok" for r in records)
@@ -285,11 +291,11 @@ def test_sweep_on_a_threaded_local_cluster_returns_the_table(tmp_path, image, fi
 
 def test_resume_with_other_settings_trains_again(tmp_path, image, fit_calls):
     with ThreadPoolExecutor(max_workers=1) as pool:
-        sv.sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
-        sv.sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
+        sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
+        sweep(image, [0.1], [1], CONFIG, tmp_path, executor=pool, report=False)
         assert len(fit_calls) == 1
         other = FitConfig(window=16, step=8, epochs=3, phases=None)
-        records = sv.sweep(image, [0.1], [1], other, tmp_path, executor=pool, report=False)
+        records = sweep(image, [0.1], [1], other, tmp_path, executor=pool, report=False)
     assert len(fit_calls) == 2
     stored = json.loads((tmp_path / "runs" / "bs0.1_be1" / "metrics.json").read_text())
     assert stored["config"]["epochs"] == 3 and records[0]["status"] == "ok"
@@ -308,35 +314,39 @@ def test_resume_with_other_settings_trains_again(tmp_path, image, fit_calls):
 )
 def test_api_rejects_bad_betas(tmp_path, image, starts, ends, message):
     with pytest.raises(sv.InputError, match=message):
-        sv.sweep(image, starts, ends, CONFIG, tmp_path / "out")
+        sweep(image, starts, ends, CONFIG, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_api_unreachable_scheduler_is_an_input_error_within_10_s(tmp_path, image):
     tic = time.perf_counter()
     with pytest.raises(sv.InputError, match="cannot reach the Dask scheduler"):
-        sv.sweep(image, [1], [1], CONFIG, tmp_path, scheduler=f"tcp://127.0.0.1:{free_port()}")
+        sweep(image, [1], [1], CONFIG, tmp_path, scheduler=f"tcp://127.0.0.1:{free_port()}")
     assert time.perf_counter() - tic < 10
     with pytest.raises(sv.InputError, match="invalid Dask scheduler address"):
-        sv.sweep(image, [1], [1], CONFIG, tmp_path, scheduler="tcp://127.0.0.1")
+        sweep(image, [1], [1], CONFIG, tmp_path, scheduler="tcp://127.0.0.1")
 
 
 def test_api_rejects_settings_that_cannot_work_before_training(tmp_path, image, fit_calls):
     with pytest.raises(sv.InputError, match="window"):
-        sv.sweep(image, [1], [1], FitConfig(window=0), tmp_path)
+        sweep(image, [1], [1], FitConfig(window=0), tmp_path)
     with pytest.raises(sv.InputError, match="workers"):
-        sv.sweep(image, [1], [1], CONFIG, tmp_path, workers=0)
+        sweep(image, [1], [1], CONFIG, tmp_path, workers=0)
     with pytest.raises(sv.InputError, match="submit"):
-        sv.sweep(image, [1], [1], CONFIG, tmp_path, executor=object())
+        sweep(image, [1], [1], CONFIG, tmp_path, executor=object())
     assert fit_calls == []
 
 
 @pytest.mark.slow
 def test_sweep_on_a_local_cluster_of_processes(tmp_path, image):
-    """The default cluster: worker processes, the image scattered to them once."""
+    """The default cluster: worker processes, the image scattered to them once; every run
+    with its own figures by default."""
     records = sv.sweep(image, [0.1], [0.1, 1], CONFIG, tmp_path, workers=2, progress=False)
     assert [r["status"] for r in records] == ["ok", "ok"]
     assert all((tmp_path / "runs" / r["name"] / "results.h5").is_file() for r in records)
+    assert all(
+        (tmp_path / "runs" / r["name"] / "figures" / "training.png").is_file() for r in records
+    )
 
 
 def test_runner_threads_do_not_oversubscribe_cores(monkeypatch):
@@ -371,7 +381,8 @@ config = FitConfig(window=16, step=8, epochs=2, phases=None)
 fork = multiprocessing.get_context("fork")
 with warnings.catch_warnings(), ProcessPoolExecutor(1, mp_context=fork) as pool:
     warnings.simplefilter("ignore", RuntimeWarning)
-    records = sv.sweep(image, [1], [1], config, OUT, executor=pool, progress=False, report=False)
+    records = sv.sweep(image, [1], [1], config, OUT, executor=pool, progress=False,
+                       report=False, figures=False)
 print(records[0]["status"])
 """
 
@@ -411,8 +422,6 @@ def test_sweep_on_an_existing_cluster_by_address(tmp_path, image, fit_calls):
             # both workers on this host: its cores are shared between their 2 task slots
             assert runner.slots == 2
             assert runner.threads == shiftvae.runs.executors.threads_per_worker(2)
-        records = sv.sweep(
-            image, [0.1], [0.1, 1], CONFIG, tmp_path, scheduler=address, report=False
-        )
+        records = sweep(image, [0.1], [0.1, 1], CONFIG, tmp_path, scheduler=address, report=False)
     assert [r["status"] for r in records] == ["ok", "ok"]
     assert sorted(fit_calls) == [(0.1, 0.1), (0.1, 1.0)]

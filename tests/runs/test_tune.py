@@ -22,7 +22,12 @@ from shiftvae.pipeline.fit import FitConfig
 tune_module = importlib.import_module("shiftvae.runs.tune")  # sv.tune is the function
 
 CONFIG = FitConfig(window=16, step=8, epochs=2, phases=None)
-FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none"]
+FAST = ["--window", "16", "--step", "8", "--epochs", "2", "--phases", "none", "--no-figures"]
+
+
+def tune(*args, **kwargs):
+    """sv.tune without each run's own figures (drawn in one test only: seconds per run)."""
+    return sv.tune(*args, **{"figures": False, **kwargs})
 
 
 def cli(argv: list[str]) -> int:
@@ -45,7 +50,7 @@ def write_grid_csv(path: Path, best: float) -> Path:
 def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, image, fit_calls):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     with ThreadPoolExecutor(max_workers=2) as pool:
-        first = sv.tune(image, 4, CONFIG, tmp_path / "a", storage=storage, executor=pool)
+        first = tune(image, 4, CONFIG, tmp_path / "a", storage=storage, executor=pool)
     assert len(fit_calls) == 4 and len(first) == 4
     assert [r["trial"] for r in first] == [0, 1, 2, 3]
     for r in first:
@@ -58,7 +63,7 @@ def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, imag
     # Same storage, another output folder: the study goes on from its 4 trials.
     fit_calls.clear()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        second = sv.tune(image, 6, CONFIG, tmp_path / "b", storage=storage, executor=pool)
+        second = tune(image, 6, CONFIG, tmp_path / "b", storage=storage, executor=pool)
     assert len(fit_calls) == 2 and len(second) == 6
     assert second[:4] == first[:4]
     new = {(r["beta_start"], r["beta_end"]) for r in second[4:]}
@@ -70,7 +75,7 @@ def test_tune_stores_the_study_in_sqlite_and_a_rerun_continues_it(tmp_path, imag
     # Already complete: nothing is trained, the records are returned.
     fit_calls.clear()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        third = sv.tune(image, 5, CONFIG, tmp_path / "c", storage=storage, executor=pool)
+        third = tune(image, 5, CONFIG, tmp_path / "c", storage=storage, executor=pool)
     assert fit_calls == [] and third == second
     # the best trial's outputs live in the first two folders, report says where it is
     assert json.loads((tmp_path / "c" / "tune.json").read_text())["best"]["trial"] in range(6)
@@ -112,10 +117,10 @@ def test_cli_tune_resume_grows_the_study_and_reports(tmp_path, image_file, monke
 
 def test_resumed_study_with_other_settings_is_refused(tmp_path, image):
     with ThreadPoolExecutor(max_workers=1) as pool:
-        sv.tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
+        tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
         other = FitConfig(window=16, step=8, epochs=3, phases=None)
         with pytest.raises(sv.InputError, match=r"other settings.*epochs"):
-            sv.tune(image, 2, other, tmp_path, executor=pool)
+            tune(image, 2, other, tmp_path, executor=pool)
 
 
 def test_failing_trials_are_recorded_and_do_not_loop_forever(tmp_path, image, monkeypatch):
@@ -127,7 +132,7 @@ def test_failing_trials_are_recorded_and_do_not_loop_forever(tmp_path, image, mo
 
     monkeypatch.setattr(shiftvae.pipeline.fit, "fit_image", broken)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        records = sv.tune(image, 3, CONFIG, tmp_path, executor=pool, progress=False)
+        records = tune(image, 3, CONFIG, tmp_path, executor=pool, progress=False)
     assert len(calls) == 3  # max_failures defaults to n_trials
     assert [r["status"] for r in records] == ["failed"] * 3
     assert all(r["error"] == "RuntimeError: CUDA out of memory" for r in records)
@@ -153,7 +158,7 @@ def test_interrupted_trials_of_the_own_study_are_closed_on_resume(tmp_path, imag
     study = tune_module.open_study(storage)
     study.ask()  # a trial left RUNNING by a driver that was killed
     with ThreadPoolExecutor(max_workers=1) as pool:
-        records = sv.tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
+        records = tune(image, 1, CONFIG, tmp_path, executor=pool, report=False)
     assert len(fit_calls) == 1 and [r["status"] for r in records] == ["ok"]
     states = [
         t.state for t in optuna.load_study(study_name="shiftvae-beta", storage=storage).trials
@@ -172,7 +177,7 @@ def test_interrupted_trials_of_the_own_study_are_closed_on_resume(tmp_path, imag
 def test_storage_that_cannot_be_opened(tmp_path, image, image_file, capsys, storage):
     storage = storage.format(tmp=tmp_path)
     with pytest.raises(sv.InputError, match="cannot open the Optuna storage"):
-        sv.tune(image, 1, CONFIG, tmp_path / "api", storage=storage)
+        tune(image, 1, CONFIG, tmp_path / "api", storage=storage)
     out = tmp_path / "cli"
     rc = cli(["tune", str(image_file), "--out", str(out), "--storage", storage, *FAST])
     assert rc == 2
@@ -185,21 +190,21 @@ def test_storage_that_cannot_be_opened(tmp_path, image, image_file, capsys, stor
 def test_journal_file_storage(tmp_path, image, fit_calls):
     journal = tmp_path / "study.journal"
     with ThreadPoolExecutor(max_workers=1) as pool:
-        records = sv.tune(image, 2, CONFIG, tmp_path / "out", storage=str(journal), executor=pool)
+        records = tune(image, 2, CONFIG, tmp_path / "out", storage=str(journal), executor=pool)
     assert len(records) == 2 and journal.is_file()
 
 
 def test_bad_tune_arguments(tmp_path, image, image_file, capsys):
     with pytest.raises(sv.InputError, match="number of trials"):
-        sv.tune(image, 0, CONFIG, tmp_path)
+        tune(image, 0, CONFIG, tmp_path)
     with pytest.raises(sv.InputError, match="cannot read the grid search results"):
-        sv.tune(image, 1, CONFIG, tmp_path, grid=tmp_path / "missing.csv")
+        tune(image, 1, CONFIG, tmp_path, grid=tmp_path / "missing.csv")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     tic = time.perf_counter()
     with pytest.raises(sv.InputError, match="cannot reach the Dask scheduler"):
-        sv.tune(image, 1, CONFIG, tmp_path, scheduler=f"tcp://127.0.0.1:{port}")
+        tune(image, 1, CONFIG, tmp_path, scheduler=f"tcp://127.0.0.1:{port}")
     assert time.perf_counter() - tic < 10
     out = tmp_path / "cli"
     rc = cli(["tune", str(image_file), "--out", str(out), "--trials", "0", *FAST])
@@ -269,7 +274,7 @@ def test_a_stale_trial_whose_run_was_written_is_kept_not_retrained(tmp_path, ima
     trial.set_user_attr("folder", str(run))
     trial.set_user_attr("name", run.name)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        records = sv.tune(image, 2, CONFIG, tmp_path, executor=pool, report=False)
+        records = tune(image, 2, CONFIG, tmp_path, executor=pool, report=False)
     assert len(fit_calls) == 1  # only the second trial was trained
     assert [r["status"] for r in records] == ["ok", "ok"] and records[0]["physicality"] == 0.25
     assert records[0]["train_s"] == 1.5

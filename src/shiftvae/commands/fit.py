@@ -108,6 +108,13 @@ def add_model_args(
         action="store_true",
         help="replace NaN/Inf pixels by the median instead of refusing the image",
     )
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="draw no figures/*.png (about 0.5 s each, a dozen per fit): report.html keeps "
+        "its tables, results.h5 and the CSV files every number",
+    )
     add_fit_options(p)
 
 
@@ -204,7 +211,7 @@ def main(args: argparse.Namespace) -> int:
             args.interrupt_note = _kept(args, ckpt)  # printed by the command line
             raise
         try:
-            write_outputs(tmp, result, started)
+            write_outputs(tmp, result, started, args.figures)
         except OSError as exc:  # a full disk, say: the trained checkpoint is kept
             error = exc if isinstance(exc, OutputError) else write_error(exc, "the results")
             raise OutputError(f"{error}; {_kept(args, ckpt)}") from exc
@@ -233,7 +240,7 @@ def _series(args: argparse.Namespace) -> int:
         args.image = path
         frames.append(load_input(args))
     args.image = paths
-    run_series(args.out, args.overwrite, frames, config)
+    run_series(args.out, args.overwrite, frames, config, args.figures)
     log.info("one model for %d images; wrote %s", len(frames), args.out)
     return 0
 
@@ -248,7 +255,7 @@ def _transfer(args: argparse.Namespace, started: float) -> int:
     image = load_input(args)
     with atomic_output_dir(args.out, args.overwrite) as tmp:
         result = transfer_image(model, image)
-        write_outputs(tmp, result, started)
+        write_outputs(tmp, result, started, args.figures)
     log.info("encoded with %s; wrote %s/report.html", args.transfer, args.out)
     return 0
 

@@ -57,6 +57,7 @@ def main(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             index=index,
             fill_nan=args.fill_nan,
+            figures=args.figures,
         )
         failed = [r for r in records if r["status"] != "ok"]
         if len(failed) == len(records):

@@ -33,8 +33,11 @@ from shiftvae.results import write_series_h5
 from shiftvae.types import Image
 
 
-def run_series(out: Path, overwrite: bool, frames: list[Image], config: FitConfig) -> Path:
-    """Fit ``frames`` with one model and write the series folder ``out``."""
+def run_series(
+    out: Path, overwrite: bool, frames: list[Image], config: FitConfig, draw: bool = True
+) -> Path:
+    """Fit ``frames`` with one model and write the series folder ``out`` (``draw``: each
+    image's figures/*.png too)."""
     started = time.perf_counter()
     series = fit_images(frames, config, progress=True)
     with atomic_output_dir(out, overwrite) as tmp:
@@ -43,7 +46,7 @@ def run_series(out: Path, overwrite: bool, frames: list[Image], config: FitConfi
         for i, result in enumerate(series.results):
             name = f"{i + 1:02d}_{Path(result.image.source).stem or 'image'}"
             (tmp / name).mkdir()
-            write_outputs(tmp / name, result, started)
+            write_outputs(tmp / name, result, started, draw)
             z = result.encoding.z_mean
             rows.append(
                 {

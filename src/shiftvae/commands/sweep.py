@@ -172,6 +172,7 @@ def main(args: argparse.Namespace) -> int:
             workers=args.workers,
             report=True,
             progress=True,
+            figures=args.figures,
         )
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:

@@ -68,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
             workers=args.workers,
             seed=args.seed,
             grid=grid,
+            figures=args.figures,
         )
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:

@@ -72,6 +72,32 @@ def maps_signal(maps: LatentMaps, title: str, which: str = "z") -> Any:
     return signal
 
 
+def image_maps_signal(
+    stack: np.ndarray,
+    title: str,
+    label: str,
+    units: str,
+    pixel_size: float | None,
+    unit: str,
+    names: tuple[str, ...] = (),
+) -> Any:
+    """Maps over the image's own pixels (strain, rotation) as a HyperSpy ``Signal2D``: one
+    map per navigation index (named by ``names``), signal axes calibrated like the image."""
+    try:
+        import hyperspy.api as hs
+    except ImportError as exc:
+        raise missing_extra("hyperspy", "hyperspy", "to_hyperspy()") from exc
+    signal = hs.signals.Signal2D(np.asarray(stack, dtype=np.float32))
+    signal.metadata.General.title = f"{label} of {title}"
+    signal.metadata.Signal.quantity = f"{label} ({units})"
+    for axis, name in zip(signal.axes_manager.signal_axes, ("x", "y")):
+        axis.name, axis.scale = name, float(pixel_size or 1.0)
+        axis.units = unit if pixel_size else "px"
+    if names and signal.axes_manager.navigation_axes:
+        signal.axes_manager.navigation_axes[0].name = "component: " + ", ".join(names)
+    return signal
+
+
 def _title(signal: Any) -> str:
     try:
         return str(signal.metadata.General.title) or "HyperSpy signal"
@@ -79,4 +105,4 @@ def _title(signal: Any) -> str:
         return "HyperSpy signal"
 
 
-__all__ = ["is_signal", "maps_signal", "signal_images"]
+__all__ = ["image_maps_signal", "is_signal", "maps_signal", "signal_images"]

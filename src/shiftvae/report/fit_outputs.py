@@ -18,7 +18,9 @@ from shiftvae.results import write_results_h5
 PLOT_LOCK = threading.Lock()
 
 
-def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
+def save_results(
+    result, out_dir: str | Path, overwrite: bool = False, figures: bool = True
+) -> Path:
     """Write the folder ``shiftvae fit`` writes, for a :func:`~shiftvae.fit_image` result.
 
     results.h5, model.pt, figures/*.png, report.html and run.json appear in ``out_dir``
@@ -30,6 +32,9 @@ def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
         What :func:`shiftvae.fit_image` returned.
     out_dir : path
         Output folder; an existing one is refused unless ``overwrite``.
+    figures : bool
+        Draw figures/*.png (about half a second each).  Without them report.html still
+        holds the summary tables, and every number is in results.h5 and the CSV files.
 
     Returns
     -------
@@ -50,7 +55,7 @@ def save_results(result, out_dir: str | Path, overwrite: bool = False) -> Path:
     """
     started = time.perf_counter() - sum(result.timings.values())
     with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
-        write_outputs(tmp, result, started)
+        write_outputs(tmp, result, started, figures)
     return Path(out_dir)
 
 
@@ -118,8 +123,9 @@ def write_columns_csv(path: Path, columns, image) -> Path:
     return write_csv_atomic(path, COLUMN_FIELDS, rows)
 
 
-def write_outputs(folder: Path, result, started: float) -> None:
-    """results.h5, model.pt, figures, report.html, run.json into ``folder``.
+def write_outputs(folder: Path, result, started: float, figures: bool = True) -> None:
+    """results.h5, model.pt, figures (unless ``figures`` is False), report.html, run.json
+    into ``folder``.
 
     ``result`` is a :class:`shiftvae.pipeline.FitResult`; ``started`` a perf_counter time.
     """
@@ -128,7 +134,7 @@ def write_outputs(folder: Path, result, started: float) -> None:
         if getattr(result, "columns", None) is not None:
             write_columns_csv(folder / "columns.csv", result.columns, result.image)
         result.model.save(folder / "model.pt")
-        figs = fit_figures(result, folder / "figures")
+        figs = fit_figures(result, folder / "figures") if figures else None
         write_fit_report(folder / "report.html", result, figs)
         timings = {**result.timings, "total": time.perf_counter() - started}
         write_run_json(

@@ -213,7 +213,8 @@ def _likelihood_text(model_config: Any) -> str:
     return "Bernoulli (the paper's)"
 
 
-def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> Path:
+def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | None) -> Path:
+    """report.html of a fit; ``figs`` None: the figures were not drawn (--no-figures)."""
     m, cfg, geo, img = result.metrics, result.config, result.geometry, result.image
     cal = f"{img.pixel_size:.4g} {img.unit}/px" if img.pixel_size else "uncalibrated"
     rows = [
@@ -248,7 +249,11 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]]) -> P
     sections = [Section("Summary", tables=[(["", ""], rows)])]
     if m.get("latent_meanings"):
         sections.append(_meanings_section(m["latent_meanings"]))
-    sections.append(Section("Figures", figures=figs))
+    if figs is None:
+        text = "Not drawn (--no-figures): every map is in results.h5, every column in columns.csv."
+        sections.append(Section("Figures", text=text))
+    else:
+        sections.append(Section("Figures", figures=figs))
     return write_report(
         path,
         f"shiftvae fit: {Path(img.source).name or 'image'}",

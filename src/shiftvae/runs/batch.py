@@ -83,6 +83,7 @@ def fit_one(
     threads: int | None = 1,
     index=None,
     fill_nan: bool = False,
+    figures: bool = True,
 ) -> BatchRecord:
     """Read, fit and write one image (executed on a worker); returns its record.
 
@@ -108,7 +109,7 @@ def fit_one(
         result = fit_image(image, config, progress=False)
         geo = result.geometry
         with PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
-            write_outputs(tmp, result, tic)
+            write_outputs(tmp, result, tic, figures)
             record = BatchRecord(
                 *where,
                 status="ok",
@@ -167,6 +168,7 @@ def fit_many(
     index=None,
     fill_nan: bool = False,
     progress: bool = True,
+    figures: bool = True,
 ) -> list[BatchRecord]:
     """Fit each image separately; write ``runs/NN_name/`` and ``summary.csv`` in ``out_dir``.
 
@@ -186,6 +188,8 @@ def fit_many(
         Which image of multi-image files.
     fill_nan : bool
         Replace NaN/Inf pixels by the median instead of failing the image.
+    figures : bool
+        Draw each image's figures/*.png (seconds per image; every number is in results.h5).
 
     Returns
     -------
@@ -212,7 +216,8 @@ def fit_many(
     try:
         if todo:
             with open_runner(executor, workers, scheduler, processes) as runner:
-                _run(runner, todo, runs, config, (index, fill_nan), records, progress, len(paths))
+                reading = (index, fill_nan, figures)
+                _run(runner, todo, runs, config, reading, records, progress, len(paths))
     finally:  # also when the scheduler is lost or the user stops: what is done is listed
         for name, path in zip(names, paths):
             records.setdefault(name, BatchRecord(str(path), name, error="not run"))

@@ -91,8 +91,11 @@ def comparable_config(
     return json.loads(json.dumps(d))
 
 
-def train_one(image: Image, config: FitConfig, folder: str, threads: int | None = 1) -> RunRecord:
-    """Train and write one run (executed on a worker); returns its record.
+def train_one(
+    image: Image, config: FitConfig, folder: str, threads: int | None = 1, figures: bool = True
+) -> RunRecord:
+    """Train and write one run (executed on a worker); returns its record.  ``figures``:
+    draw its figures/*.png.
 
     Errors are caught and returned as a record with ``status="failed"`` (and the traceback
     in ``<folder>/error.txt``), so one bad run never stops a sweep.
@@ -111,7 +114,7 @@ def train_one(image: Image, config: FitConfig, folder: str, threads: int | None 
     try:
         result = fit_image(image, config, progress=False)
         with PLOT_LOCK, atomic_output_dir(folder_path, overwrite=True) as tmp:
-            write_outputs(tmp, result, tic)  # matplotlib: one figure at a time per process
+            write_outputs(tmp, result, tic, figures)  # one figure at a time per process
             train_s = result.timings.get("train")
             record = RunRecord.from_metrics(*betas, result.metrics, train_s)
             stored = {**record.as_dict(), "config": config.as_dict()}
@@ -194,6 +197,7 @@ def run_configs(
     progress: bool = True,
     desc: str = "runs",
     on_record=None,
+    figures: bool = True,
 ) -> list[RunRecord]:
     """Train every config not yet done under ``runs_dir``; return all records in config order.
 
@@ -216,16 +220,18 @@ def run_configs(
     with contextlib.ExitStack() as stack:
         if not isinstance(runner, Runner):
             runner = stack.enter_context(runner())
-        _train(image, todo, runs_dir, runner, records, progress, desc, on_record)
+        _train(image, todo, runs_dir, runner, records, (progress, desc, on_record, figures))
     return [records[n] for n in names]
 
 
-def _train(image, todo, runs_dir: Path, runner: Runner, records, progress, desc, on_record):
-    """Submit the ``todo`` (name, config) runs and collect their records as they finish."""
+def _train(image, todo, runs_dir: Path, runner: Runner, records, how) -> None:
+    """Submit the ``todo`` (name, config) runs and collect their records as they finish;
+    ``how``: (progress, desc, on_record, figures)."""
+    progress, desc, on_record, figures = how
     if todo:
         data = runner.put(image)
         futures = {
-            runner.submit(train_one, data, c, str(runs_dir / n), runner.threads): (n, c)
+            runner.submit(train_one, data, c, str(runs_dir / n), runner.threads, figures): (n, c)
             for n, c in todo
         }
         bar = tqdm(total=len(futures), desc=desc, unit="run", disable=None if progress else True)
@@ -270,6 +276,7 @@ def sweep(
     processes: bool | None = None,
     report: bool = True,
     progress: bool = True,
+    figures: bool = True,
 ) -> list[RunRecord]:
     """Train one model per (beta_start, beta_end) pair; write runs, sweep.csv and a report.
 
@@ -291,6 +298,8 @@ def sweep(
         this process), or the existing cluster at ``scheduler`` (e.g. "tcp://host:8786").
     report : bool
         Write the heat map, best/ and report.html (needs at least one successful run).
+    figures : bool
+        Draw every run's figures/*.png (seconds per run; the heat map is drawn regardless).
 
     Returns
     -------
@@ -328,6 +337,7 @@ def sweep(
         progress,
         desc="sweep",
         on_record=lambda recs: write_csv(out / "sweep.csv", recs),
+        figures=figures,
     )
     write_csv(out / "sweep.csv", records)
     if report:

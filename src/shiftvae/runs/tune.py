@@ -231,6 +231,7 @@ def tune(
     max_failures: int | None = None,
     report: bool = True,
     progress: bool = True,
+    figures: bool = True,
 ) -> list[RunRecord]:
     """Bayesian optimisation of (beta_start, beta_end) until the study has ``n_trials`` done.
 
@@ -257,6 +258,8 @@ def tune(
         then says how many trainings it took to come within 5% of it.
     max_failures : int, optional
         Stop after this many failed trials in this call (default ``n_trials``).
+    figures : bool
+        Draw every trial's figures/*.png (seconds per trial; the study's own are drawn).
 
     Returns
     -------
@@ -305,7 +308,7 @@ def tune(
                 n_trials,
                 int(parallel or runner.slots),
                 max_failures or n_trials,
-                progress,
+                (progress, figures),
             )
     else:
         log.info("the study already has %d completed trials", len(completed(study)))
@@ -329,10 +332,11 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_failures, progress):
-    """Ask/tell loop keeping ``n_par`` trainings in flight."""
+def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_failures, how):
+    """Ask/tell loop keeping ``n_par`` trainings in flight; ``how``: (progress, figures)."""
     from tqdm.auto import tqdm
 
+    progress, figures = how
     optuna = _optuna()
     dist = optuna.distributions.FloatDistribution(*BETA_RANGE, log=True)
     todo = n_trials - len(completed(study))
@@ -350,7 +354,7 @@ def _drive(study, image, base, runs: Path, runner: Runner, n_trials, n_par, max_
                 name = f"trial{trial.number:04d}_{run_name(cfg.beta_start, cfg.beta_end)}"
                 trial.set_user_attr("name", name)
                 trial.set_user_attr("folder", str((runs / name).resolve()))
-                fut = runner.submit(train_one, data, cfg, str(runs / name), runner.threads)
+                fut = runner.submit(train_one, data, cfg, str(runs / name), runner.threads, figures)
                 pending[fut] = trial
             if not pending:
                 break
