@@ -1,0 +1,112 @@
+"""Displacement (polarisation) side by side with Atomap on the same images, known truth.
+
+The displacement-domain crystal of bench_physics.py (512 px, B columns moved by +-25 pm
+along a1 in two domains, 0.3 px scan jitter and 2 px drift, the 28 px cell taken as
+SrTiO3's 3.905 A), at three noise levels and two B/A brightness ratios.  shiftvae measures
+every B from the centre of its four A (``find_columns`` + ``cage_displacements``), with its
+error bars; Atomap runs its two-sublattice workflow in its own environment
+(benchmarks/atomap_columns.py: 2D Gaussian per column, A subtracted before B) and each B is
+measured from the centre of its four nearest A.  Both are scored the same way: each B
+found within 2 px of a true B, its displacement along a1 against the truth, in pm.
+
+    bash benchmarks/setup_atomap_env.sh                  # once: .venv-atomap
+    .venv/bin/python benchmarks/bench_physics_atomap.py  # ~15 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from shiftvae.analysis.column_errors import column_errors
+from shiftvae.analysis.columns import cage_displacements, find_columns
+from shiftvae.lattice.estimate import estimate_lattice
+from shiftvae.synthetic.crystal_scene import Microscope
+from shiftvae.synthetic.crystals import displacement_domain_crystal
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = ROOT / ".venv-atomap" / "bin" / "python"
+OUT = Path(__file__).parent / "results" / "bench_physics_atomap.json"
+PM_PER_PX = 390.5 / 28.0
+CELL = 28.0
+
+
+def score(found: np.ndarray, moved: np.ndarray, truth) -> dict:
+    """RMS error and bias (pm) of the displacements along a1 of the B found near a true B."""
+    ok = np.isfinite(found).all(1) & np.isfinite(moved).all(1)
+    distance, index = cKDTree(truth.sites["B"]).query(found[ok])
+    keep = distance < 2.0
+    expected = truth.field(truth.sites["B"][index[keep]])
+    axis = truth.lattice_vectors[0] / np.linalg.norm(truth.lattice_vectors[0])
+    along = moved[ok][keep] @ axis
+    along *= np.sign(np.sum(along * expected)) or 1.0  # a1's sign is each method's choice
+    error = (along - expected) * PM_PER_PX
+    return {
+        "rms_pm": round(float(np.sqrt(np.mean(error**2))), 2),
+        "bias_pm": round(float(np.mean(error)), 2),
+        "columns": int(keep.sum()),
+    }
+
+
+def case(noise: float, ratio: float, seed: int = 0) -> dict:
+    scope = Microscope(noise_level=noise, scan_jitter=0.3)
+    data, truth = displacement_domain_crystal(
+        size=512, displacement=25.0 / PM_PER_PX, b_ratio=ratio, microscope=scope, seed=seed
+    )
+    row: dict = {"noise": noise, "b_ratio": ratio}
+    tic = time.perf_counter()
+    columns = column_errors(find_columns(data, estimate_lattice(data)), data)
+    ours = score(
+        columns.positions[:, :, 1].reshape(-1, 2),
+        cage_displacements(columns, 1).reshape(-1, 2),
+        truth,
+    )
+    row["shiftvae"] = {**ours, "seconds": round(time.perf_counter() - tic, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(src, image=data, spacing=CELL)
+        subprocess.run([str(PEER), str(ROOT / "benchmarks" / "atomap_columns.py"), src, dst],
+                       check=True, timeout=1800)  # fmt: skip
+        peer = np.load(dst)
+        row["atomap"] = {
+            **score(peer["b_rowcol"], peer["moved_rowcol"], truth),
+            "seconds": round(float(peer["seconds"]), 1),
+        }
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--noise", type=float, nargs="+", default=[0.04, 0.08, 0.16])
+    ap.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.8])
+    args = ap.parse_args()
+    if not PEER.is_file():
+        raise SystemExit("no .venv-atomap: run  bash benchmarks/setup_atomap_env.sh  first")
+    rows = []
+    for noise in args.noise:
+        for ratio in args.ratio:
+            r = case(noise, ratio)
+            rows.append(r)
+            print(
+                f"noise {noise:.2f} B/A {ratio:.1f}: shiftvae {r['shiftvae']['rms_pm']} pm "
+                f"(bias {r['shiftvae']['bias_pm']}, {r['shiftvae']['columns']} B, "
+                f"{r['shiftvae']['seconds']} s); Atomap {r['atomap']['rms_pm']} pm (bias "
+                f"{r['atomap']['bias_pm']}, {r['atomap']['columns']} B, "
+                f"{r['atomap']['seconds']} s)",
+                flush=True,
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows}, indent=1))
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
