@@ -204,10 +204,17 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         _nxdata(e, "strain_maps", "strain", tensor, iy, ix, unit, what)
         e["strain_maps/strain"].attrs.update({"units": "%", "g": strain.g})
         e["strain_maps/strain"].attrs["resolution_px"] = strain.resolution
+        if strain.errors is not None:
+            spread = np.where(strain.clear, strain.errors, np.nan).astype(np.float32)
+            ds = e["strain_maps"].create_dataset("strain_std", data=spread[:3])
+            ds.attrs.update({"units": "%", "long_name": "standard error of exx, eyy, exy"})
         turn = np.where(strain.clear, strain.rotation, np.nan).astype(np.float32)
         what = "lattice rotation, counter-clockwise as displayed (deg), GPA"
         _nxdata(e, "rotation_map", "rotation", turn, iy, ix, unit, what)
         e["rotation_map/rotation"].attrs["units"] = "deg"
+        if strain.errors is not None:
+            ds = e["rotation_map"].create_dataset("rotation_std", data=spread[3])
+            ds.attrs.update({"units": "deg", "long_name": "standard error of the rotation"})
     columns = getattr(result, "columns", None)
     if columns is not None:
         _write_columns(e, columns, image)
@@ -407,7 +414,14 @@ def _strain(e: h5py.Group) -> StrainMaps | None:
     turn = e["rotation_map/rotation"][()]
     exx, eyy, exy = tensor[()]
     clear = np.isfinite(turn)
-    return StrainMaps(exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"])
+    errors = None
+    if "strain_std" in e["strain_maps"]:
+        errors = np.concatenate(
+            [e["strain_maps/strain_std"][()], e["rotation_map/rotation_std"][()][None]]
+        )
+    return StrainMaps(
+        exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"], errors
+    )
 
 
 def _registration(e: h5py.Group) -> np.ndarray | None:

@@ -99,3 +99,41 @@ def test_bad_inputs_are_one_sentence():
         strain_maps(render(lattice_sites(lambda s: 0 * s)), np.eye(2) * 10, np.ones((2, 2)))
     with pytest.raises(InputError, match="too few cells"):
         strain_maps(np.zeros((16, 16)), np.eye(2) * 15)
+
+
+def test_error_bars_cover_the_noise_and_the_scan_line_jitter():
+    """A perfect lattice under Poisson noise, then also with each scan line shifted along
+    itself: the RMS strain over the RMS error bar stays near 1, and jitter (which moves
+    the columns, not only the pixels) widens the bars."""
+
+    def image(jitter: float, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        line = rng.normal(0, jitter, SIDE + 16)
+        sites = lattice_sites(lambda s: 0 * s)
+        clean = np.zeros((SIDE, SIDE))
+        for dr in range(-4, 5):
+            for dc in range(-5, 6):
+                r = np.rint(sites[:, 0]).astype(int) + dr
+                c = np.rint(sites[:, 1]).astype(int) + dc
+                keep = (r >= 0) & (r < SIDE) & (c >= 0) & (c < SIDE)
+                seen = sites[:, 1] + line[np.clip(r, -8, SIDE + 7) + 8]
+                d2 = (r - sites[:, 0]) ** 2 + (c - seen) ** 2
+                np.add.at(clean, (r[keep], c[keep]), np.exp(-d2[keep] / (2 * 1.6**2)))
+        return rng.poisson(100 * (clean + 0.1)).astype(float)
+
+    spread = {}
+    for jitter in (0.0, 0.3):
+        maps = strain_maps(image(jitter, 1), np.eye(2) * PERIOD)
+        inside = interior(maps)
+        spread[jitter] = float(np.median(maps.errors[2][inside]))
+        for k, name in enumerate(("exx", "eyy", "exy", "rotation")):
+            values = getattr(maps, name)[inside].astype(float)
+            actual = np.sqrt(np.mean((values - np.median(values)) ** 2))
+            predicted = np.sqrt(np.mean(maps.errors[k][inside] ** 2))
+            assert 0.6 < actual / predicted < 1.5, (jitter, name, actual, predicted)
+    assert spread[0.3] > 1.5 * spread[0.0]  # exy: jitter shears the rows
+
+
+def test_errors_can_be_left_out():
+    maps = strain_maps(render(lattice_sites(lambda s: 0 * s)), np.eye(2) * PERIOD, errors=False)
+    assert maps.errors is None and "exx_error_median" not in maps.summary()

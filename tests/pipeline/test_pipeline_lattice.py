@@ -55,6 +55,9 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     with h5py.File(tmp_path / "run" / "results.h5") as f:
         assert f["entry/strain_maps/strain"].attrs["units"] == "%"
         assert f["entry/rotation_map/rotation"].attrs["units"] == "deg"
+        assert f["entry/strain_maps/strain_std"].shape == (3, *image.data.shape)
+    np.testing.assert_allclose(back.strain.errors[:, strain.clear], strain.errors[:, strain.clear])
+    assert 0 < result.metrics["strain"]["exx_error_median"] < 2.0
     assert "strain (%) and rotation" in (tmp_path / "run" / "report.html").read_text()
     # the columns of both sublattices, B read from its four A, in a table and in results.h5
     assert result.metrics["columns"]["sublattices"] == 2

@@ -297,9 +297,19 @@ def _strain_text(summary: dict | None) -> str:
     parts = [
         f"{name} median {summary[name + '_median']:+.2f}{unit}, 99% of |{name}| below "
         f"{summary[name + '_p99_abs']:.2f}{unit}"
+        + (
+            f", standard error {summary[name + '_error_median']:.3f}{unit}"
+            if name + "_error_median" in summary
+            else ""
+        )
         for name, unit in (("exx", "%"), ("eyy", "%"), ("exy", "%"), ("rotation", " deg"))
     ]
-    return "; ".join(parts)
+    return "; ".join(parts) + (
+        " (errors from the even against the odd scan lines: noise and line jitter, not "
+        "the averaging's bias on a field that curves within a resolution)"
+        if "exx_error_median" in summary
+        else ""
+    )
 
 
 def _image_extent(img) -> tuple[float, float, float, float]:
