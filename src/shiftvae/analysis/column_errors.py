@@ -61,7 +61,7 @@ def column_errors(
         noisy = data + sigma * rng.standard_normal(data.shape)
         smooth = ndimage.gaussian_filter(noisy, columns.smoothing)
         positions = np.full(columns.positions.shape, np.nan)
-        positions[inside] = gaussian_vertex(smooth, peaks, columns.reach)
+        positions[inside] = gaussian_vertex(smooth, peaks, columns.half)
         centres[k] = positions
         trial = dataclasses.replace(columns, positions=positions)
         for s in others:

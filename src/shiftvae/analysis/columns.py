@@ -38,6 +38,7 @@ __all__ = [
 
 MIN_SHARE = 0.15  # a motif maximum is a sublattice when it rises this share of the range
 REACH = 0.2  # a column is searched within this share of the shortest site distance
+FIT_SHARE, FIT_MAX = 0.3, 6  # its centre is fitted over this share of it (2 to FIT_MAX px)
 SYMMETRIC = 0.1  # a site this close to a half-integer position is measured from it
 SIGNIFICANT = float(np.sqrt(5.991))  # chi with 2 degrees of freedom at 95%
 _PM_PER = {"pm": 1.0, "Å": 100.0, "A": 100.0, "angstrom": 100.0, "nm": 1000.0, "µm": 1e6, "um": 1e6}
@@ -62,8 +63,8 @@ class Columns:
         The pixel each centre was fitted around (-1 where the column is missing).
     smoothing : float
         Std (px) of the Gaussian the image was smoothed by before the fits.
-    reach : int
-        How far (px) from the lattice's site each column's brightest pixel was looked for.
+    half : int
+        Half-width (px) of the square window each centre was fitted over.
     position_std, displacement_std : ndarray (R, C, S, 2) or None
         Standard errors (px) of each centre and of each displacement from its cage (NaN for
         the reference sublattice), from :func:`shiftvae.analysis.column_errors.column_errors`.
@@ -76,7 +77,7 @@ class Columns:
     lattice: Lattice
     peaks: np.ndarray | None = None
     smoothing: float = 0.0
-    reach: int = 2
+    half: int = 3
     position_std: np.ndarray | None = None
     displacement_std: np.ndarray | None = None
 
@@ -124,7 +125,8 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
     expected = lattice.to_pixels(frac.reshape(-1, 2)).reshape(frac.shape)
     distances = _site_distances(sites, lattice.vectors)
     reach = max(1, round(REACH * distances))
-    positions, heights, peaks = _refine(smooth, expected.reshape(-1, 2), reach)
+    half = int(np.clip(round(FIT_SHARE * distances), 2, FIT_MAX))
+    positions, heights, peaks = _refine(smooth, expected.reshape(-1, 2), reach, half)
     return Columns(
         positions.reshape(expected.shape),
         heights.reshape(expected.shape[:-1]),
@@ -133,7 +135,7 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
         lattice,
         peaks.reshape(expected.shape),
         smoothing,
-        reach,
+        half,
     )
 
 
@@ -277,11 +279,11 @@ def _site_distances(sites: np.ndarray, vectors: np.ndarray) -> float:
     return float(d[d > 1e-6].min())
 
 
-def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
+def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int, half: int):
     """Sub-pixel maxima of ``smooth`` within ``reach`` px of each expected point, their
     heights, and the pixels they were fitted around (-1 where outside the image)."""
     h, w = smooth.shape
-    margin = reach + 1
+    margin = max(reach + 1, half)
     inside = (
         (expected[:, 0] >= margin)
         & (expected[:, 0] <= h - 1 - margin)
@@ -295,22 +297,25 @@ def _refine(smooth: np.ndarray, expected: np.ndarray, reach: int):
     window = smooth[start[:, 0, None, None] + d[:, None], start[:, 1, None, None] + d[None, :]]
     best = window.reshape(len(start), -1).argmax(1)
     peak = start + np.stack([d[best // len(d)], d[best % len(d)]], 1)
-    positions[inside] = gaussian_vertex(smooth, peak, reach)
+    positions[inside] = gaussian_vertex(smooth, peak, half)
     heights[inside] = smooth[peak[:, 0], peak[:, 1]]
     peaks = np.full(expected.shape, -1, dtype=np.int64)
     peaks[inside] = peak
     return positions, heights, peaks
 
 
-def gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, reach: int) -> np.ndarray:
+def gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, half: int) -> np.ndarray:
     """Sub-pixel centres of columns near the pixels ``peak``: the vertex of a quadratic fit
-    to the log of the (floor-subtracted) image over a (2 k + 1)^2 window, k = 2 or 3,
-    weighted by the squared intensity (Guo's fit of a Gaussian: the faint edge of the
-    window, whose log is mostly noise, weighs nothing).  A quadratic on the intensities of
-    the 3 x 3 around the maximum uses 9 pixels: on the benchmark's noisiest image (noise
-    0.16, B/A 0.5) it read 25 pm displacements with 5.2 pm RMS error, this 3.3 pm."""
+    to the log of the (floor-subtracted) image over a (2 half + 1)^2 window, weighted by
+    the squared intensity (Guo's fit of a Gaussian: the faint edge of the window, whose log
+    is mostly noise, weighs nothing).  A quadratic on the intensities of the 3 x 3 around
+    the maximum uses 9 pixels: on the benchmark's noisiest image (noise 0.16, B/A 0.5) it
+    read 25 pm displacements with 5.2 pm RMS error, this fit over 7 x 7 pixels 3.3 pm.  The
+    window's half-width is 0.3 of the shortest distance between columns (at most 6 px):
+    on the benchmark's worst image (noise 0.16, B/A 0.3) 0.2 read 3.95 pm, 0.3 3.16 pm,
+    0.35 3.5 pm and 0.4 6.8 pm (the neighbours' tails come in)."""
     h, w = smooth.shape
-    k = max(2, min(reach, 3))
+    k = int(half)
     d = np.arange(-k, k + 1)
     rr, cc = np.meshgrid(d, d, indexing="ij")
     design = np.column_stack(

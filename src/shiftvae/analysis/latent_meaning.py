@@ -110,7 +110,7 @@ def _measure(decoded: np.ndarray, reference: Columns, site: int):
     for patch in decoded:
         smooth = ndimage.gaussian_filter(patch, reference.smoothing)
         positions = np.full(reference.positions.shape, np.nan)
-        positions[inside] = gaussian_vertex(smooth, reference.peaks[inside], reference.reach)
+        positions[inside] = gaussian_vertex(smooth, reference.peaks[inside], reference.half)
         change = (positions - reference.positions).reshape(-1, *reference.positions.shape[2:])
         frame = _median(change[:, 0])  # how sublattice 0 moved, as a whole
         own = change[:, site]
