@@ -124,8 +124,6 @@ def displacement_row(
 ) -> dict:
     """RMS error (pm) of each B column's displacement along a1, measured from its A cage,
     and the RMS error over the RMS of the predicted standard error (1 is honest)."""
-    from scipy.spatial import cKDTree
-
     from shiftvae.analysis.column_errors import column_errors
     from shiftvae.analysis.columns import cage_displacements, find_columns
     from shiftvae.lattice.estimate import estimate_lattice
@@ -150,23 +148,19 @@ def displacement_row(
     moved = cage_displacements(columns, site).reshape(-1, 2)
     std = columns.displacement_std[:, :, site].reshape(-1, 2)
     found = columns.positions[:, :, site].reshape(-1, 2)
-    ok = np.isfinite(moved).all(1) & np.isfinite(found).all(1) & np.isfinite(std).all(1)
-    distance, index = cKDTree(truth.sites["B"]).query(found[ok])
-    expected = truth.field(truth.sites["B"][index])  # px along a1
+    moved[~np.isfinite(std).all(1)] = np.nan  # scored where the error bar exists
+    rows, _, error = truth.displacement_errors(found, moved)
+    error = error * PM_PER_PX
     axis = truth.lattice_vectors[0] / np.linalg.norm(truth.lattice_vectors[0])
-    along = moved[ok] @ axis
-    sign = np.sign(np.sum(along * expected)) or 1.0  # a1's sign is the estimate's choice
-    error = (sign * along - expected) * PM_PER_PX
-    keep = distance < 2.0  # the column found is the true B
-    predicted = np.sqrt(std[ok] ** 2 @ axis**2)[keep] * PM_PER_PX
-    rms = float(np.sqrt(np.mean(error[keep] ** 2)))
+    predicted = np.sqrt(std[rows] ** 2 @ axis**2) * PM_PER_PX
+    rms = float(np.sqrt(np.mean(error**2)))
     row.update(
         rms_pm=round(rms, 2),
-        bias_pm=round(float(np.mean(error[keep])), 2),
+        bias_pm=round(float(np.mean(error)), 2),
         predicted_pm=round(float(np.sqrt(np.mean(predicted**2))), 2),
         honesty=round(rms / float(np.sqrt(np.mean(predicted**2))), 2),
-        covered_2sd=round(float(np.mean(np.abs(error[keep]) < 2 * predicted)), 3),
-        columns=int(keep.sum()),
+        covered_2sd=round(float(np.mean(np.abs(error) < 2 * predicted)), 3),
+        columns=len(rows),
         seconds=round(seconds, 2),
     )
     return row

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import cage_displacements, find_columns
@@ -42,14 +41,8 @@ CELL = 28.0
 def score(found: np.ndarray, moved: np.ndarray, truth) -> dict[int, float]:
     """{true B index: error (pm) of its displacement along a1} for the B found within 2 px
     of a true B."""
-    ok = np.isfinite(found).all(1) & np.isfinite(moved).all(1)
-    distance, index = cKDTree(truth.sites["B"]).query(found[ok])
-    keep = distance < 2.0
-    expected = truth.field(truth.sites["B"][index[keep]])
-    axis = truth.lattice_vectors[0] / np.linalg.norm(truth.lattice_vectors[0])
-    along = moved[ok][keep] @ axis
-    along *= np.sign(np.sum(along * expected)) or 1.0  # a1's sign is each method's choice
-    return dict(zip(index[keep].tolist(), ((along - expected) * PM_PER_PX).tolist()))
+    _, index, error = truth.displacement_errors(found, moved)
+    return dict(zip(index.tolist(), (error * PM_PER_PX).tolist()))
 
 
 def summary(errors: dict[int, float], common: set[int]) -> dict:

@@ -14,7 +14,6 @@ import dataclasses
 import time
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 import shiftvae as sv
 from shiftvae.analysis.columns import cage_displacements, find_columns
@@ -55,15 +54,8 @@ def score(columns, truth):
     """{true B index: error (pm) along a1} of the B found within 2 px of a true B."""
     moved = cage_displacements(columns, 1).reshape(-1, 2)
     found = columns.positions[:, :, 1].reshape(-1, 2)
-    ok = np.isfinite(moved).all(1) & np.isfinite(found).all(1)
-    d, idx = cKDTree(truth.sites["B"]).query(found[ok])
-    keep = d < 2
-    exp = truth.field(truth.sites["B"][idx[keep]])
-    ax = truth.lattice_vectors[0] / np.linalg.norm(truth.lattice_vectors[0])
-    al = moved[ok][keep] @ ax
-    al *= np.sign(np.sum(al * exp)) or 1
-    e = (al - exp) * PM
-    return dict(zip(idx[keep].tolist(), e.tolist()))
+    _, index, error = truth.displacement_errors(found, moved)
+    return dict(zip(index.tolist(), (error * PM).tolist()))
 
 
 def main() -> None:

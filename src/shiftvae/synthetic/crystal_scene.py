@@ -111,6 +111,28 @@ class CrystalTruth:
             return None
         return np.asarray(self.field_fn(self.to_specimen(points)), dtype=float)
 
+    def displacement_errors(
+        self, found: np.ndarray, moved: np.ndarray, site: str = "B", reach: float = 2.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Errors (px) of measured displacements along a1, for a case whose field is a
+        displacement along a1 (the displacement-domain crystal).
+
+        Of the columns ``found`` (N, 2) with a finite displacement ``moved`` (N, 2), those
+        within ``reach`` px of a true ``site`` column are kept: returns their rows in
+        ``found``, the indices of their true columns, and measured - true along a1.  a1's
+        sign is the measurement's choice: the one that agrees with the truth is taken."""
+        from scipy.spatial import cKDTree
+
+        found, moved = np.asarray(found, float), np.asarray(moved, float)
+        ok = np.isfinite(found).all(1) & np.isfinite(moved).all(1)
+        distance, index = cKDTree(self.sites[site]).query(found[ok])
+        keep = distance < reach
+        expected = self.field(self.sites[site][index[keep]])
+        axis = self.lattice_vectors[0] / np.linalg.norm(self.lattice_vectors[0])
+        along = moved[ok][keep] @ axis
+        along = along * (np.sign(np.sum(along * expected)) or 1.0)
+        return np.flatnonzero(ok)[keep], index[keep], along - expected
+
     def label(self, points: np.ndarray) -> np.ndarray | None:
         """Domain / phase label (N,) in {0, 1} at image points (N, 2); None if none.
 
