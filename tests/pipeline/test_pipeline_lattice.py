@@ -87,6 +87,8 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
         strain_signal = back.to_hyperspy("strain")
         assert strain_signal.data.shape == (3, *image.data.shape)
         assert back.to_hyperspy("rotation").metadata.Signal.quantity.endswith("(deg)")
+        marked = back.to_hyperspy("image")  # A and B as points, B's displacement as arrows
+        assert marked.data.shape == image.data.shape and len(marked.metadata.Markers) == 3
     # what each latent does to the decoded motif's columns, in the report and run.json
     assert [m["latent"] for m in result.metrics["latent_meanings"]][:1] == ["z1"]
     assert "What each latent means" in (tmp_path / "run" / "report.html").read_text()

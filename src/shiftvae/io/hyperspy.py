@@ -98,6 +98,46 @@ def image_maps_signal(
     return signal
 
 
+def image_signal(
+    image: Image,
+    points: list[np.ndarray] = (),
+    arrows: list[tuple[np.ndarray, np.ndarray]] = (),
+) -> Any:
+    """The image as a HyperSpy ``Signal2D`` with calibrated axes and permanent markers:
+    ``points`` (one (N, 2) array of (row, col) px per sublattice, each its own colour) and
+    ``arrows`` ((N, 2) (row, col) px start, (N, 2) (row, col) px length) pairs."""
+    try:
+        import hyperspy.api as hs
+    except ImportError as exc:
+        raise missing_extra("hyperspy", "hyperspy", "to_hyperspy()") from exc
+    signal = hs.signals.Signal2D(np.asarray(image.data, dtype=np.float32))
+    signal.metadata.General.title = image.source or "image"
+    scale = float(image.pixel_size or 1.0)
+    for axis, name in zip(signal.axes_manager.signal_axes, ("x", "y")):
+        axis.name, axis.scale = name, scale
+        axis.units = image.unit if image.pixel_size else "px"
+    colours = ("red", "cyan", "yellow", "magenta", "lime", "orange")
+    for k, where in enumerate(points):
+        xy = np.asarray(where, float)[:, ::-1] * scale
+        xy = xy[np.isfinite(xy).all(1)]
+        marker = hs.plot.markers.Points(offsets=xy, color=colours[k % len(colours)], sizes=4)
+        signal.add_marker(marker, permanent=True, plot_marker=False)
+    for start, length in arrows:
+        ok = np.isfinite(start).all(1) & np.isfinite(length).all(1)
+        xy, uv = start[ok][:, ::-1] * scale, length[ok][:, ::-1] * scale
+        marker = hs.plot.markers.Arrows(
+            offsets=xy,
+            U=uv[:, 0],
+            V=uv[:, 1],
+            color="white",
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+        )  # y runs down the image, as the rows do
+        signal.add_marker(marker, permanent=True, plot_marker=False)
+    return signal
+
+
 def _title(signal: Any) -> str:
     try:
         return str(signal.metadata.General.title) or "HyperSpy signal"
@@ -105,4 +145,4 @@ def _title(signal: Any) -> str:
         return "HyperSpy signal"
 
 
-__all__ = ["image_maps_signal", "is_signal", "maps_signal", "signal_images"]
+__all__ = ["image_maps_signal", "image_signal", "is_signal", "maps_signal", "signal_images"]
