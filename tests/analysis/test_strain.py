@@ -137,3 +137,34 @@ def test_error_bars_cover_the_noise_and_the_scan_line_jitter():
 def test_errors_can_be_left_out():
     maps = strain_maps(render(lattice_sites(lambda s: 0 * s)), np.eye(2) * PERIOD, errors=False)
     assert maps.errors is None and "exx_error_median" not in maps.summary()
+
+
+def test_a_reference_region_sets_the_unstrained_lattice():
+    """Left half at the period, right half 2% longer along x: against a region in the left
+    half the left reads 0 and the right +2%; against the median both read about +-1%."""
+
+    def stretch(s):
+        return np.column_stack([np.zeros(len(s)), 0.02 * np.clip(s[:, 1] - SIDE / 2, 0, None)])
+
+    image = render(lattice_sites(stretch))
+    left, right = (slice(60, 196), slice(40, 100)), (slice(60, 196), slice(170, 220))
+    maps = strain_maps(image, np.eye(2) * PERIOD, region=(40, 20, 216, 110))
+    assert abs(np.median(maps.exx[left][maps.clear[left]])) < 0.1
+    assert np.median(maps.exx[right][maps.clear[right]]) == pytest.approx(2.0, abs=0.2)
+    median = strain_maps(image, np.eye(2) * PERIOD, errors=False)
+    assert np.median(median.exx[left][median.clear[left]]) < -0.5  # the median sits between
+
+
+@pytest.mark.parametrize(
+    ("region", "words"),
+    [
+        ((0, 0, 300, 100), "not a rectangle inside the 256 x 256 image"),
+        ((100, 100, 110, 110), "narrower than two lattice fringes"),
+        ((0, 0, 24, 256), "fringes are clear in only"),
+    ],
+)
+def test_a_bad_reference_region_is_one_sentence(region, words):
+    image = render(lattice_sites(lambda s: 0 * s))
+    with pytest.raises(InputError, match=words) as caught:
+        strain_maps(image, np.eye(2) * PERIOD, region=region)
+    assert "\n" not in str(caught.value)

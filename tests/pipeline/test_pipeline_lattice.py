@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import shiftvae as sv
+import shiftvae.pipeline.fit
 from shiftvae.analysis.columns import displacement_errors
 from shiftvae.cli import main
 from shiftvae.pipeline.fit import NO_LATTICE_WINDOW, FitConfig, fit_image, resolve_geometry
@@ -204,3 +205,23 @@ def test_auto_centres_keep_the_grid_on_a_hexagonal_lattice():
     image = sv.Image(motif_image((256, 256), hexagonal, sigma=1.8).astype(np.float32))
     geo = resolve_geometry(image, FitConfig())
     assert abs(geo["lattice"]["angle_deg"] - 60) < 2 and geo["centers"] == "grid"
+
+
+def test_cli_reference_region_sets_the_strain_or_is_refused_before_training(
+    crystal, tmp_path, capsys, monkeypatch
+):
+    image, _ = crystal
+    path = tmp_path / "c.npy"
+    np.save(path, image.data)
+    args = ["fit", str(path), "--epochs", "1", "--phases", "none", "--no-figures", "-q"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--reference", "40,40,120,120"]) == 0
+    run = sv.load_results(tmp_path / "a")
+    assert run.config["reference"] == [40, 40, 120, 120]
+    inside = run.strain.clear[40:120, 40:120]
+    assert abs(np.median(run.strain.exx[40:120, 40:120][inside])) < 0.05  # its own lattice
+    trained = []
+    monkeypatch.setattr(shiftvae.pipeline.fit, "train_model", lambda *a, **k: trained.append(1))
+    assert main([*args, "--out", str(tmp_path / "b"), "--reference", "0,0,8,8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "narrower than two lattice fringes" in err[0]
+    assert not trained and not (tmp_path / "b").exists()  # refused before any training

@@ -90,7 +90,12 @@ class StrainMaps:
 
 
 def strain_maps(
-    image, lattice, reference=None, mask_share: float = MASK_SHARE, errors: bool = True
+    image,
+    lattice,
+    reference=None,
+    mask_share: float = MASK_SHARE,
+    errors: bool = True,
+    region=None,
 ) -> StrainMaps:
     """Strain (%) and rotation (degrees) of ``image`` by GPA on two strong reflections.
 
@@ -110,6 +115,9 @@ def strain_maps(
         noise.  0.1 averages over a Gaussian of std 1.6 lattice periods; on a perfect
         10 px lattice at 50 counts per column the 99th percentile of |strain| is then about
         0.15%, and 0.7% at 0.2.
+    region : (row0, col0, row1, col1), optional
+        A rectangle of the image (px, end excluded) whose median lattice is the reference:
+        where the specimen is known to be unstrained (a substrate).  Not with ``reference``.
     errors : bool
         Also measure each pixel's standard error (``StrainMaps.errors``): half the local
         RMS difference between the maps of the even and of the odd scan lines.
@@ -163,7 +171,11 @@ def strain_maps(
         raise InputError("the lattice's fringes are nowhere clear in this image: no strain")
     # grad P (2 reflections, 2 derivatives: row, col), radians per pixel
     phi = np.stack([_phase_gradient(e) for e in fields])  # (2, 2, H, W)
-    if reference is None:  # the median lattice: its offset from g, per reflection and axis
+    if region is not None and reference is not None:
+        raise InputError("give the reference as a lattice or as a region, not both")
+    if region is not None:
+        drift = np.median(phi[:, :, _in_region(region, clear, g)], axis=-1)
+    elif reference is None:  # the median lattice: its offset from g, per reflection and axis
         drift = np.median(phi[:, :, clear], axis=-1)
     else:
         cell = np.asarray(getattr(reference, "vectors", reference), dtype=np.float64)
@@ -194,6 +206,39 @@ def strain_maps(
         resolution=float(sigma),
         errors=None if spread is None else np.stack(spread),
     )
+
+
+def _in_region(region, clear: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The clear pixels of the rectangle ``region``, or one sentence on why it cannot
+    serve as the reference."""
+    try:
+        r0, c0, r1, c1 = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"the reference region must be four integers row0, col0, row1, col1, got {region!r}"
+        ) from None
+    h, w = clear.shape
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise InputError(
+            f"the reference region {r0},{c0},{r1},{c1} is not a rectangle inside the "
+            f"{h} x {w} image (row0 < row1 <= {h}, col0 < col1 <= {w})"
+        )
+    fringe = float(1 / np.linalg.norm(g, axis=1).min())
+    if min(r1 - r0, c1 - c0) < 2 * fringe:
+        raise InputError(
+            f"the reference region {r0},{c0},{r1},{c1} is narrower than two lattice fringes "
+            f"({2 * fringe:.0f} px): too small to set the reference lattice"
+        )
+    inside = np.zeros_like(clear)
+    inside[r0:r1, c0:c1] = True
+    inside &= clear
+    if inside.sum() < 0.1 * (r1 - r0) * (c1 - c0):
+        raise InputError(
+            f"the lattice's fringes are clear in only {int(inside.sum())} pixels of the "
+            f"reference region {r0},{c0},{r1},{c1} (it lies at the image's edge, where no "
+            "strain is measured, or off the crystal): choose one further inside"
+        )
+    return inside
 
 
 def _components(phi: np.ndarray, g: np.ndarray) -> list[np.ndarray]:

@@ -70,6 +70,7 @@ class FitConfig:
     decoder: Literal["auto", "coordinate", "lattice", "canvas"] = "auto"
     lattice: Literal["auto"] | tuple | list | None = "auto"
     centers: Literal["auto", "grid", "lattice", "atoms"] = "auto"
+    reference: tuple[int, int, int, int] | None = None
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"
     batch_size: int = 100

@@ -145,6 +145,10 @@ def fit_image(
     geo = resolve_geometry(image, config)
     patches = image_patches(image, geo, config)
     timings["patches"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    measured: dict = {}  # from the image alone, before training: a bad reference fails now
+    physics = lattice_physics(image, geo, measured, config.reference)
+    timings["physics"] = time.perf_counter() - tic
     geo = geo.with_(epochs=fit_epochs(len(patches), config))
     model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
     model.metadata.update(geometry_metadata(image, patches, geo, config))
@@ -156,7 +160,7 @@ def fit_image(
     timings["encode_and_map"] = time.perf_counter() - tic
     metrics = map_metrics(maps, model)
     metrics["registration"] = registration_metrics(model, encoding)
-    physics = lattice_physics(image, geo, metrics)
+    metrics.update(measured)
     latent_physics(model, encoding, image, geo, metrics)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
@@ -174,19 +178,21 @@ def latent_physics(model, encoding: Encoding, image: Image, geo: Geometry, metri
 
 
 def lattice_physics(
-    image: Image, geo: Geometry, metrics: dict
+    image: Image, geo: Geometry, metrics: dict, region: tuple | None = None
 ) -> tuple[StrainMaps | None, Columns | None]:
-    """GPA strain and rotation of the image against its median lattice, and the columns of
-    every sublattice (None without a lattice, said in one line); their summaries go into
-    ``metrics``."""
+    """GPA strain and rotation of the image against its median lattice (or that of the
+    rectangle ``region``), and the columns of every sublattice (None without a lattice,
+    said in one line); their summaries go into ``metrics``.  A bad ``region`` raises."""
     if geo.lattice is None:
         log.info("no lattice: no strain, rotation or column maps were made")
         return None, None
     strain = columns = None
     try:
-        strain = strain_maps(image, geo.lattice)
+        strain = strain_maps(image, geo.lattice, region=region)
         metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
     except InputError as exc:
+        if region is not None and "reference region" in str(exc):
+            raise  # the user's choice: said, not skipped
         log.info("no strain or rotation maps: %s", exc)  # a small image: not a fault
     try:
         columns = column_errors(find_columns(image, geo.lattice), image)

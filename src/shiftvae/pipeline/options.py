@@ -83,6 +83,11 @@ class Option:
             "cell": [
                 "two vectors 'R1,C1;R2,C2' in px" if flags else "two (row, col) vectors in pixels"
             ],
+            "region": [
+                "a rectangle 'R0,C0,R1,C1' in px (top-left, bottom-right)"
+                if flags
+                else "a rectangle (row0, col0, row1, col1) in px, row0 < row1 and col0 < col1"
+            ],
             "device": ["'cpu'", "'cuda'", "'cuda:N'"],
             "bool": ["True", "False"],
             "ints": ["a tuple of positive integers"],
@@ -112,6 +117,14 @@ class Option:
                 and cell.shape == (2, 2)
                 and bool(np.isfinite(cell).all())
             )
+        if self.kind == "region":
+            return (
+                isinstance(value, tuple | list)
+                and len(value) == 4
+                and all(_is_int(v) and v >= 0 for v in value)
+                and value[0] < value[2]
+                and value[1] < value[3]
+            )
         if self.kind == "device":
             return isinstance(value, str) and (
                 value in ("cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit())
@@ -132,6 +145,8 @@ class Option:
             return self.none_word
         if self.kind == "cell":
             return ";".join(",".join(f"{v:g}" for v in row) for row in value)
+        if self.kind == "region":
+            return ",".join(str(int(v)) for v in value)
         return str(value)
 
     def parse(self, text: str) -> Any:
@@ -145,6 +160,7 @@ class Option:
                 "real": float,
                 "order": int,
                 "cell": _cell,
+                "region": _region,
             }.get(self.kind, str)(text)
         except ValueError:
             value = None
@@ -178,6 +194,10 @@ def _cell(text: str) -> tuple:
     if len(rows) != 2 or any(len(r) != 2 for r in rows):
         raise ValueError(text)
     return tuple(rows)
+
+
+def _region(text: str) -> tuple:
+    return tuple(int(v) for v in text.split(","))
 
 
 AUTO = "auto"
@@ -241,6 +261,15 @@ OPTIONS: tuple[Option, ...] = (
         "lattice of at least 8 x 8 cells, else grid)",
         choices=("grid", "lattice", "atoms"),
         words=(AUTO,),
+    ),
+    Option(
+        "reference",
+        "region",
+        "where the lattice is unstrained, for the strain and rotation maps: a rectangle of "
+        "the image (median: the image's median lattice)",
+        words=(None,),
+        none_word="median",
+        metavar="R0,C0,R1,C1",
     ),
     # --- the model --------------------------------------------------------------------------
     Option("latent_dim", "int", "conventional latents (the order-parameter maps)"),

@@ -118,7 +118,7 @@ def fit_images(
         encoding, maps = encode_and_map(model, p, g, config)
         metrics = map_metrics(maps, model)
         per = {"patches": 0.0, "train": 0.0, "encode_and_map": 0.0}
-        physics = lattice_physics(frame, g, metrics)
+        physics = lattice_physics(frame, g, metrics, config.reference)
         results.append(
             FitResult(frame, p, model, encoding, maps, config, metrics, per, g, *physics)
         )

@@ -33,7 +33,7 @@ from shiftvae.types import Image
 
 log = logging.getLogger(__name__)
 
-_TUPLES = ("hidden", "decoder_hidden", "lattice")
+_TUPLES = ("hidden", "decoder_hidden", "lattice", "reference")
 
 
 def transfer_image(
@@ -75,7 +75,7 @@ def transfer_image(
     metrics = map_metrics(maps, model)
     period = None if geo.lattice is None else float(geo.lattice.periods.min())
     geo = geo.with_(transfer=True, period_px=period)
-    physics = lattice_physics(image, geo, metrics)
+    physics = lattice_physics(image, geo, metrics, config.reference)
     latent_physics(model, encoding, image, geo, metrics)
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
