@@ -74,3 +74,13 @@ def test_error_bars_follow_the_calibration():
     in_pm = displacement_errors(columns, sv.Image(data, 0.02, "nm", "x"))[1]
     np.testing.assert_allclose(in_pm, in_px * 20.0)
     assert np.isfinite(in_px).any()
+
+
+def test_edge_cells_without_neighbours_give_nan_and_no_warning():
+    """Fits run in threads, where silencing a warning is not safe: none may be raised
+    (the test suite turns warnings into errors)."""
+    from shiftvae.analysis.column_errors import _nanmedian
+
+    stack = np.array([[np.nan, 1.0], [np.nan, 3.0]])
+    out = _nanmedian(stack)
+    assert np.isnan(out[0]) and out[1] == 2.0

@@ -285,7 +285,7 @@ def test_sweep_on_a_threaded_local_cluster_returns_the_table(tmp_path, image, fi
     records = sweep(image.data, [0.1], [0.1, 1, 1.0], CONFIG, tmp_path, workers=2, processes=False)
     assert sorted(fit_calls) == [(0.1, 0.1), (0.1, 1.0)]  # the repeated 1.0 trains once
     assert [list(r)[:5] for r in records] == [COLUMNS[:5]] * 2
-    assert all(r["status"] == "ok" for r in records)
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
     assert (tmp_path / "best" / "model.pt").is_file()
 
 

@@ -19,7 +19,6 @@ the measurement cannot tell such a cell from its neighbours.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 from scipy import ndimage
@@ -82,6 +81,16 @@ def column_errors(
     )
 
 
+def _nanmedian(stack: np.ndarray) -> np.ndarray:
+    """The median over axis 0 of the finite values; NaN where there are none, without the
+    warning (``warnings.catch_warnings`` is not thread-safe: fits run in threads)."""
+    some = np.isfinite(stack).any(axis=0)
+    out = np.full(stack.shape[1:], np.nan)
+    if some.any():
+        out[some] = np.nanmedian(stack[:, some], axis=0)
+    return out
+
+
 def _scaled(values: np.ndarray, shape: np.ndarray, steps: np.ndarray, move: float = 1.0):
     """``shape`` (R, C, 2) scaled, per component, so that its median is the robust scatter
     of ``values`` (R, C, 2) about the median of their neighbours (each moved back by
@@ -98,9 +107,7 @@ def _scaled(values: np.ndarray, shape: np.ndarray, steps: np.ndarray, move: floa
                 around.append(moved - move * step)
     # var(x - median of n neighbours) / var(x), independent Gaussian errors: 1 + pi / 2n
     spread = 1.0 + np.pi / (2 * len(around))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods at the edge
-        residual = values - np.nanmedian(np.stack(around), axis=0)
+    residual = values - _nanmedian(np.stack(around))
     out = np.full(values.shape, np.nan)
     for axis in range(2):
         r = residual[:, :, axis][np.isfinite(residual[:, :, axis])]
