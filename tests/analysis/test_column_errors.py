@@ -79,8 +79,8 @@ def test_error_bars_follow_the_calibration():
 def test_edge_cells_without_neighbours_give_nan_and_no_warning():
     """Fits run in threads, where silencing a warning is not safe: none may be raised
     (the test suite turns warnings into errors)."""
-    from shiftvae.analysis.column_errors import _nanmedian
+    from shiftvae.analysis.columns import nan_median
 
     stack = np.array([[np.nan, 1.0], [np.nan, 3.0]])
-    out = _nanmedian(stack)
+    out = nan_median(stack)
     assert np.isnan(out[0]) and out[1] == 2.0

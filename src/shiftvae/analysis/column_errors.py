@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from shiftvae.analysis.columns import Columns, cage_displacements, gaussian_vertex
+from shiftvae.analysis.columns import Columns, cage_displacements, gaussian_vertex, nan_median
 from shiftvae.types import Image
 
 __all__ = ["column_errors", "noise_shape"]
@@ -81,16 +81,6 @@ def column_errors(
     )
 
 
-def _nanmedian(stack: np.ndarray) -> np.ndarray:
-    """The median over axis 0 of the finite values; NaN where there are none, without the
-    warning (``warnings.catch_warnings`` is not thread-safe: fits run in threads)."""
-    some = np.isfinite(stack).any(axis=0)
-    out = np.full(stack.shape[1:], np.nan)
-    if some.any():
-        out[some] = np.nanmedian(stack[:, some], axis=0)
-    return out
-
-
 def _scaled(values: np.ndarray, shape: np.ndarray, steps: np.ndarray, move: float = 1.0):
     """``shape`` (R, C, 2) scaled, per component, so that its median is the robust scatter
     of ``values`` (R, C, 2) about the median of their neighbours (each moved back by
@@ -107,7 +97,7 @@ def _scaled(values: np.ndarray, shape: np.ndarray, steps: np.ndarray, move: floa
                 around.append(moved - move * step)
     # var(x - median of n neighbours) / var(x), independent Gaussian errors: 1 + pi / 2n
     spread = 1.0 + np.pi / (2 * len(around))
-    residual = values - _nanmedian(np.stack(around))
+    residual = values - nan_median(np.stack(around))
     out = np.full(values.shape, np.nan)
     for axis in range(2):
         r = residual[:, :, axis][np.isfinite(residual[:, :, axis])]

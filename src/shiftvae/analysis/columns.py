@@ -33,6 +33,8 @@ __all__ = [
     "displacement_errors",
     "displacements",
     "find_columns",
+    "gaussian_vertex",
+    "nan_median",
     "to_picometres",
 ]
 
@@ -347,3 +349,14 @@ def gaussian_vertex(smooth: np.ndarray, peak: np.ndarray, half: int) -> np.ndarr
     off_c = np.where(ok, (hrc * c[:, 1] - hrr * c[:, 2]) / safe, 0.0)
     offset = np.clip(np.column_stack([off_r, off_c]), -k, k)
     return centre + offset
+
+
+def nan_median(stack: np.ndarray) -> np.ndarray:
+    """The median over axis 0 of the finite values; NaN where there are none, without the
+    warning (``warnings.catch_warnings`` is not thread-safe: fits run in threads)."""
+    stack = np.asarray(stack, dtype=float)
+    some = np.isfinite(stack).any(axis=0)
+    out = np.full(stack.shape[1:], np.nan)
+    if np.any(some):
+        out[some] = np.nanmedian(stack[:, some], axis=0)
+    return out

@@ -18,6 +18,7 @@ from shiftvae.analysis.columns import (
     Columns,
     find_columns,
     gaussian_vertex,
+    nan_median,
     to_picometres,
 )
 from shiftvae.errors import InputError
@@ -112,7 +113,7 @@ def _measure(decoded: np.ndarray, reference: Columns, site: int):
         positions = np.full(reference.positions.shape, np.nan)
         positions[inside] = gaussian_vertex(smooth, reference.peaks[inside], reference.half)
         change = (positions - reference.positions).reshape(-1, *reference.positions.shape[2:])
-        frame = _median(change[:, 0])  # how sublattice 0 moved, as a whole
+        frame = nan_median(change[:, 0])  # how sublattice 0 moved, as a whole
         own = change[:, site]
         ok = np.isfinite(own).all(1)
         moved.append(np.median(own[ok], axis=0) - frame if ok.any() else [np.nan, np.nan])
@@ -120,15 +121,11 @@ def _measure(decoded: np.ndarray, reference: Columns, site: int):
         peak = reference.peaks
         height = np.full(reference.heights.shape, np.nan)
         height[inside] = smooth[peak[inside][:, 0], peak[inside][:, 1]] - floor
-        ratio = _median(height[:, :, site].ravel()) / max(_median(height[:, :, 0].ravel()), 1e-12)
+        ratio = nan_median(height[:, :, site].ravel()) / max(
+            nan_median(height[:, :, 0].ravel()), 1e-12
+        )
         bright.append(ratio)
     return np.asarray(moved, dtype=np.float64), np.asarray(bright, dtype=np.float64)
-
-
-def _median(values: np.ndarray):
-    """The median over the first axis of the finite rows (NaN where there are none)."""
-    finite = values[np.isfinite(values).all(axis=tuple(range(1, values.ndim)))]
-    return np.median(finite, axis=0) if len(finite) else np.full(values.shape[1:], np.nan)
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
