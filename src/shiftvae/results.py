@@ -14,7 +14,9 @@ silx, h5web and NeXpy show the maps directly)::
       registration_maps NXdata  displacement (2, rows, cols) px of the registered lattice
       registration_branch NXdata branch (rows, cols)   1 beyond an antiphase boundary
       strain_maps   NXdata      strain (3, H, W)        exx, eyy, exy in % (x right, y down),
-                                                         NaN where the fringes are unclear
+                                                         NaN where the fringes are unclear;
+                                dislocations (N, 8): core row, col px, Burgers vector
+                                (row, col) px and in cells (a1, a2), phase windings
       rotation_map  NXdata      rotation (H, W)         degrees, ccw as displayed
                                 (both by GPA against the image's median lattice)
       columns       NXcollection positions (R, C, S, 2) px of every sublattice's column per
@@ -48,6 +50,7 @@ from shiftvae.analysis.columns import (
     displacements,
     to_picometres,
 )
+from shiftvae.analysis.dislocations import TABLE, Dislocation
 from shiftvae.analysis.strain import StrainMaps
 from shiftvae.errors import InputError, ReaderError
 from shiftvae.pipeline.geometry import Geometry
@@ -209,6 +212,11 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
             spread = np.where(strain.clear, strain.errors, np.nan).astype(np.float32)
             ds = e["strain_maps"].create_dataset("strain_std", data=spread[:3])
             ds.attrs.update({"units": "%", "long_name": "standard error of exx, eyy, exy"})
+        table = np.array([d.as_row() for d in strain.dislocations]).reshape(-1, len(TABLE))
+        ds = e["strain_maps"].create_dataset("dislocations", data=table)
+        ds.attrs.update(
+            {"columns": list(TABLE), "long_name": "dislocation cores and Burgers vectors (px)"}
+        )
         turn = np.where(strain.clear, strain.rotation, np.nan).astype(np.float32)
         what = "lattice rotation, counter-clockwise as displayed (deg), GPA"
         _nxdata(e, "rotation_map", "rotation", turn, iy, ix, unit, what)
@@ -437,8 +445,11 @@ def _strain(e: h5py.Group) -> StrainMaps | None:
         errors = np.concatenate(
             [e["strain_maps/strain_std"][()], e["rotation_map/rotation_std"][()][None]]
         )
+    cores = ()
+    if "dislocations" in e["strain_maps"]:
+        cores = tuple(Dislocation.from_row(r) for r in e["strain_maps/dislocations"][()])
     return StrainMaps(
-        exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"], errors
+        exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"], errors, cores
     )
 
 

@@ -95,6 +95,22 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     assert "What each latent means" in (tmp_path / "run" / "report.html").read_text()
 
 
+def test_fit_finds_a_dislocation_and_gives_its_burgers_vector_in_pm(tmp_path):
+    """An edge dislocation (cell 10 px as 390 pm): in run.json, results.h5, the report."""
+    data, truth = sv.synthetic.edge_dislocations(size=192, cell=10.0, cores=1, seed=4)
+    image = sv.Image(data, 0.039, "nm", "dislocation")
+    result = fit_image(image, FitConfig(**QUICK), progress=False)
+    (record,) = result.metrics["dislocations"]
+    assert record["burgers_length_pm"] == pytest.approx(390, rel=0.05)
+    assert np.hypot(record["row_px"] - truth.cores[0, 0], record["col_px"] - truth.cores[0, 1]) < 15
+    sv.save_results(result, tmp_path / "run")
+    (back,) = sv.load_results(tmp_path / "run").strain.dislocations
+    np.testing.assert_allclose(back.burgers, result.strain.dislocations[0].burgers)
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "dislocations (GPA phase circuits)" in report
+    assert f"({record['burgers_length_pm']:.0f} pm)" in report
+
+
 def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):
     result = fit_image(crystal[0], FitConfig(**{**QUICK, "lattice": None}), progress=False)
     assert result.strain is None and "strain" not in result.metrics

@@ -31,6 +31,7 @@ from itertools import combinations
 import numpy as np
 from scipy import ndimage
 
+from shiftvae.analysis.dislocations import Dislocation, find_dislocations
 from shiftvae.errors import InputError
 from shiftvae.types import Image
 
@@ -63,6 +64,9 @@ class StrainMaps:
         (the mask's width in real space).
     errors : ndarray (4, H, W), float32, or None
         Standard error of exx, eyy, exy (%) and rotation (deg) at each pixel.
+    dislocations : tuple of Dislocation
+        Cores around which the phases wind, with their Burgers vectors
+        (:mod:`shiftvae.analysis.dislocations`).
     """
 
     exx: np.ndarray
@@ -73,6 +77,7 @@ class StrainMaps:
     g: np.ndarray
     resolution: float
     errors: np.ndarray | None = None
+    dislocations: tuple[Dislocation, ...] = ()
 
     def summary(self) -> dict[str, float]:
         """Median and 99th percentile of |value| of each map over the clear pixels, and
@@ -205,6 +210,7 @@ def strain_maps(
         g=g,
         resolution=float(sigma),
         errors=None if spread is None else np.stack(spread),
+        dislocations=tuple(find_dislocations(fields, g, clear, sigma, vectors)),
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import Columns, column_summary, find_columns
+from shiftvae.analysis.dislocations import describe_dislocations
 from shiftvae.analysis.latent_meaning import latent_meanings
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
@@ -190,6 +191,9 @@ def lattice_physics(
     try:
         strain = strain_maps(image, geo.lattice, region=region)
         metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
+        metrics["dislocations"] = [d.as_dict(image) for d in strain.dislocations]
+        if strain.dislocations:
+            log.info("dislocations: %s", describe_dislocations(metrics["dislocations"]))
     except InputError as exc:
         if region is not None and "reference region" in str(exc):
             raise  # the user's choice: said, not skipped

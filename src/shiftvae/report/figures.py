@@ -315,7 +315,13 @@ def strain_panels(strain, extent=None, unit: str = "px") -> Figure:
         fig.colorbar(im, ax=ax, shrink=0.85)
         ax.set_title(title)
         ax.set_xlabel(unit)
-    fig.suptitle("strain and rotation against the image's median lattice (GPA)")
+        step = 1.0 if extent is None else extent[1] / values.shape[1]  # px -> axis units
+        for d in getattr(strain, "dislocations", ()):
+            ax.plot(d.col * step, d.row * step, marker="$\\perp$", ms=16, color="k", ls="")
+    title = "strain and rotation against the image's median lattice (GPA)"
+    if getattr(strain, "dislocations", ()):
+        title += f"; {len(strain.dislocations)} dislocation core(s) marked"
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

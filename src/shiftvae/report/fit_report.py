@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from shiftvae.analysis.columns import above_noise, displacement_errors, displacements
+from shiftvae.analysis.dislocations import describe_dislocations
 from shiftvae.analysis.manifold import latent_traversal
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
@@ -246,6 +247,8 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
     rows.append(["strain, rotation (GPA)", _strain_text(m.get("strain"))])
+    if "dislocations" in m:
+        rows.append(["dislocations (GPA phase circuits)", describe_dislocations(m["dislocations"])])
     sections = [Section("Summary", tables=[(["", ""], rows)])]
     if m.get("latent_meanings"):
         sections.append(_meanings_section(m["latent_meanings"]))
