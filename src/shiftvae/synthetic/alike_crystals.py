@@ -98,8 +98,8 @@ def alike_sublattice_crystal(
         b = np.where((apb(b) > 0)[:, None], b + half, b)
     width = cell / 10
     drift, offsets = _scan_offsets(shape[0], microscope, rng)
-    clean = _render_columns(shape, a, np.ones(len(a)), width, offsets)
-    clean += _render_columns(shape, b, heights_b, (B_ASPECT * width, width), offsets)
+    clean = _render_columns(shape, a, np.ones(len(a)), width, offsets, microscope)
+    clean += _render_columns(shape, b, heights_b, (B_ASPECT * width, width), offsets, microscope)
     ramp = np.linspace(0.0, GRADIENT, shape[0])[:, None] + np.linspace(0, GRADIENT, shape[1])
     image = _finish(clean + ramp / 2, microscope, rng)
     sites = {k: _seen(p, drift, shape) for k, p in (("A", a), ("B", b))}

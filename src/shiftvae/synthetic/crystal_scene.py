@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from shiftvae.synthetic.probe import airy_spot
+
 __all__ = ["CrystalTruth", "Microscope"]
 
 PointFn = Callable[[np.ndarray], np.ndarray]
@@ -35,6 +37,18 @@ class Microscope:
         Slow horizontal drift (px) from the first to the last line, plus a wobble of half that.
     background : float
         Flat background in units of an A column's peak (keeps Poisson noise between columns).
+    convergence_mrad : float or None
+        The probe's convergence semi-angle: each column is then seen through an
+        aberration-free Airy probe (:mod:`.probe`) blurred by the source; None: bare
+        Gaussian columns.
+    energy_kv, source_pm, pixel_pm : float
+        Beam energy, the source's Gaussian std and the pixel size (for the probe and dose).
+    dose : float or None
+        Electrons per square angstrom; sets the Poisson noise instead of ``noise_level``
+        from the counts at an A column's peak, ``dose * pixel area * collection``.
+    collection : float
+        Share of the probe's electrons that an A column scatters onto the detector at its
+        peak (HAADF: a few percent).
 
     Examples
     --------
@@ -47,6 +61,19 @@ class Microscope:
     scan_jitter: float = 0.3
     scan_drift: float = 2.0
     background: float = 0.05
+    convergence_mrad: float | None = None
+    energy_kv: float = 200.0
+    source_pm: float = 25.0
+    pixel_pm: float = 14.0
+    dose: float | None = None
+    collection: float = 0.05
+
+    def peak_counts(self) -> float:
+        """Expected counts at an A column's peak: from ``dose`` where given, else
+        ``1 / noise_level**2``."""
+        if self.dose is None:
+            return 1.0 / self.noise_level**2
+        return self.dose * (self.pixel_pm / 100) ** 2 * self.collection
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -217,23 +244,37 @@ def _scan_offsets(rows: int, microscope: Microscope, rng: np.random.Generator):
     return drift, drift + microscope.scan_jitter * rng.standard_normal(rows)
 
 
-def _render_columns(shape, positions, heights, width, offsets: np.ndarray) -> np.ndarray:
-    """Gaussian columns, each splatted in its own small window (fast: no full-image sum per atom).
+def _render_columns(
+    shape, positions, heights, width, offsets: np.ndarray, microscope: Microscope | None = None
+) -> np.ndarray:
+    """Columns, each splatted in its own small window (fast: no full-image sum per atom).
 
-    ``width``: the std in px, or a pair (along rows, along columns).  Pixel (r, c) sees the
-    specimen at (r, c + offsets[r]), so the jitter is exact, not resampled.
+    ``width``: the Gaussian std in px, or a pair (along rows, along columns).  With a
+    ``microscope`` that has a convergence angle, each column is that Gaussian seen through
+    its probe (peak 1).  Pixel (r, c) sees the specimen at (r, c + offsets[r]), so the
+    jitter is exact, not resampled.
     """
     rows, cols = shape
     wr, wc = np.broadcast_to(np.asarray(width, dtype=float), (2,))
-    half = int(np.ceil(4 * max(wr, wc))) + 2
+    spot = None
+    if microscope is not None and microscope.convergence_mrad:
+        m = microscope
+        spot, half = airy_spot(width, m.convergence_mrad, m.energy_kv, m.source_pm, m.pixel_pm)
+    else:
+        half = int(np.ceil(4 * max(wr, wc))) + 2
     off = np.arange(-half, half + 1)
     r_idx = np.round(positions[:, 0]).astype(int)[:, None] + off  # (M, K)
     r_safe = np.clip(r_idx, 0, rows - 1)
     c0 = positions[:, 1] - offsets[np.clip(np.round(positions[:, 0]).astype(int), 0, rows - 1)]
     c_idx = np.round(c0).astype(int)[:, None] + off  # (M, K)
-    gr = np.exp(-0.5 * ((r_idx - positions[:, :1]) / wr) ** 2)
+    dr = r_idx - positions[:, :1]  # (M, K)
     dc = c_idx[:, None, :] + offsets[r_safe][:, :, None] - positions[:, 1, None, None]
-    values = heights[:, None, None] * gr[:, :, None] * np.exp(-0.5 * (dc / wc) ** 2)
+    if spot is None:
+        gr = np.exp(-0.5 * (dr / wr) ** 2)
+        values = heights[:, None, None] * gr[:, :, None] * np.exp(-0.5 * (dc / wc) ** 2)
+    else:
+        where = np.stack(np.broadcast_arrays(dr[:, :, None], dc), axis=-1)
+        values = heights[:, None, None] * spot(where)
     valid = ((r_idx >= 0) & (r_idx < rows))[:, :, None] & ((c_idx >= 0) & (c_idx < cols))[:, None]
     flat = r_idx[:, :, None] * cols + c_idx[:, None, :]
     image = np.bincount(flat[valid], weights=values[valid], minlength=rows * cols)
@@ -244,7 +285,7 @@ def _finish(clean: np.ndarray, microscope: Microscope, rng: np.random.Generator)
     """Add background and noise, then scale to [0, 1] as float32."""
     clean = clean + microscope.background
     if microscope.noise == "poisson":
-        dose = 1.0 / microscope.noise_level**2
+        dose = microscope.peak_counts()
         clean = rng.poisson(clean * dose) / dose
     elif microscope.noise == "gaussian":
         clean = clean + microscope.noise_level * rng.standard_normal(clean.shape)
@@ -257,7 +298,8 @@ def _record(shape, columns: dict[str, tuple[np.ndarray, np.ndarray]], width, mic
     drift, offsets = _scan_offsets(shape[0], microscope, rng)
     positions = np.vstack([p for p, _ in columns.values()])
     heights = np.concatenate([h for _, h in columns.values()])
-    image = _finish(_render_columns(shape, positions, heights, width, offsets), microscope, rng)
+    clean = _render_columns(shape, positions, heights, width, offsets, microscope)
+    image = _finish(clean, microscope, rng)
     sites = {}
     for name, (p, _) in columns.items():
         seen = p.copy()

@@ -97,7 +97,7 @@ def edge_dislocations(
         moved += edge_field(sites, c, b, cell)
     moved = _thinned(moved, 0.35 * cell)
     drift, offsets = _scan_offsets(size, microscope, rng)
-    clean = _render_columns(shape, moved, np.ones(len(moved)), width, offsets)
+    clean = _render_columns(shape, moved, np.ones(len(moved)), width, offsets, microscope)
     image = _finish(clean, microscope, rng)
     seen = np.array(centres).reshape(-1, 2)
     seen[:, 1] -= np.interp(seen[:, 0], np.arange(size), drift)  # where the scan shows them

@@ -171,7 +171,7 @@ def polycrystal(
     p = np.vstack(positions)
     brightness = _brightness(shape, order, rng) if order else (lambda q: np.zeros(len(q)))
     w = cell / 6 if width is None else width
-    clean = _render_columns(shape, p, 1 + brightness(p), w, np.zeros(shape[0]))
+    clean = _render_columns(shape, p, 1 + brightness(p), w, np.zeros(shape[0]), microscope)
     image = _finish(clean, microscope, rng)
     truth = GrainTruth(
         symmetry=symmetry,
