@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from shiftvae.analysis.columns import Columns, cage_displacements, gaussian_vertex, nan_median
+from shiftvae.analysis.columns import Columns, cage_displacements, locate, nan_median
 from shiftvae.types import Image
 
 __all__ = ["column_errors", "noise_shape"]
@@ -49,9 +49,9 @@ def column_errors(
     """``columns`` with ``position_std`` and ``displacement_std`` filled in (px)."""
     data = np.asarray(image.data if isinstance(image, Image) else image, dtype=np.float64)
     sigma = noise_shape(data) * 0.05 * float(np.ptp(data))
-    inside = columns.peaks[..., 0] >= 0
-    peaks = columns.peaks[inside]
     n_sites = len(columns.sites)
+    peaks = columns.peaks.reshape(-1, 2)
+    site = np.arange(len(peaks)) % n_sites
     others = [s for s in range(n_sites) if s != reference]
     rng = np.random.default_rng(seed)
     centres = np.empty((rounds, *columns.positions.shape))
@@ -59,8 +59,8 @@ def column_errors(
     for k in range(rounds):
         noisy = data + sigma * rng.standard_normal(data.shape)
         smooth = ndimage.gaussian_filter(noisy, columns.smoothing)
-        positions = np.full(columns.positions.shape, np.nan)
-        positions[inside] = gaussian_vertex(smooth, peaks, columns.half)
+        found = locate(smooth, peaks, site, columns.half, columns.reference_model)
+        positions = found.reshape(columns.positions.shape)
         centres[k] = positions
         trial = dataclasses.replace(columns, positions=positions)
         for s in others:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from shiftvae.analysis.column_model import draw_gaussians, fit_gaussians
 from shiftvae.errors import InputError
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.lattice.peaks import refine_maxima
@@ -34,6 +35,7 @@ __all__ = [
     "displacements",
     "find_columns",
     "gaussian_vertex",
+    "locate",
     "nan_median",
     "to_picometres",
 ]
@@ -67,6 +69,9 @@ class Columns:
         Std (px) of the Gaussian the image was smoothed by before the fits.
     half : int
         Half-width (px) of the square window each centre was fitted over.
+    reference_model : ndarray (H, W) or None
+        The reference sublattice (site 0) drawn as its fitted Gaussians: subtracted from the
+        smoothed image before the other sublattices are located (:mod:`.column_model`).
     position_std, displacement_std : ndarray (R, C, S, 2) or None
         Standard errors (px) of each centre and of each displacement from its cage (NaN for
         the reference sublattice), from :func:`shiftvae.analysis.column_errors.column_errors`.
@@ -80,6 +85,7 @@ class Columns:
     peaks: np.ndarray | None = None
     smoothing: float = 0.0
     half: int = 3
+    reference_model: np.ndarray | None = None
     position_std: np.ndarray | None = None
     displacement_std: np.ndarray | None = None
 
@@ -129,6 +135,14 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
     reach = max(1, round(REACH * distances))
     half = int(np.clip(round(FIT_SHARE * distances), 2, FIT_MAX))
     positions, heights, peaks = _refine(smooth, expected.reshape(-1, 2), reach, half)
+    model = None
+    if len(sites) > 1:  # the reference's tails taken from under the others, then located
+        site = np.arange(len(positions)) % len(sites)
+        first = (site == 0) & np.isfinite(positions).all(1)
+        model = draw_gaussians(
+            smooth.shape, *fit_gaussians(smooth, positions[first], max(2, round(0.35 * distances)))
+        )
+        positions = locate(smooth, peaks, site, half, model)
     return Columns(
         positions.reshape(expected.shape),
         heights.reshape(expected.shape[:-1]),
@@ -138,7 +152,25 @@ def find_columns(image, lattice: Lattice, min_share: float = MIN_SHARE) -> Colum
         peaks.reshape(expected.shape),
         smoothing,
         half,
+        model,
     )
+
+
+def locate(
+    smooth: np.ndarray, peaks: np.ndarray, site: np.ndarray, half: int, model=None
+) -> np.ndarray:
+    """Sub-pixel centres (N, 2) of the columns fitted around ``peaks`` (N, 2; -1 where
+    missing, NaN out): the reference sublattice (``site`` 0) on ``smooth``, the others on
+    ``smooth`` less ``model`` (the reference drawn as Gaussians), where one is given."""
+    positions = np.full(peaks.shape, np.nan)
+    inside = peaks[:, 0] >= 0
+    first = inside & (site == 0)
+    positions[first] = gaussian_vertex(smooth, peaks[first], half)
+    rest = inside & (site != 0)
+    if rest.any():
+        cleaned = smooth if model is None else smooth - model
+        positions[rest] = gaussian_vertex(cleaned, peaks[rest], half)
+    return positions
 
 
 def cage_displacements(columns: Columns, site: int, reference: int = 0) -> np.ndarray:
