@@ -23,6 +23,7 @@ BAD = {
     "background": (-1.0, "-1"),
     "lattice": (((1.0, 2.0, 3.0),), "1,2,3"),
     "centers": ("hexagons", "hexagons"),
+    "columns": ("columns.txt", "columns.txt"),
     "reference": ((5, 5, 1, 1), "5,5,1,1"),
     "latent_dim": (0, "0"),
     "shift": ("yes", None),

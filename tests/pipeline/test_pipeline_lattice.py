@@ -111,6 +111,25 @@ def test_fit_finds_a_dislocation_and_gives_its_burgers_vector_in_pm(tmp_path):
     assert f"({record['burgers_length_pm']:.0f} pm)" in report
 
 
+def test_patches_are_centred_on_column_positions_from_a_csv(crystal, tmp_path):
+    """Positions found elsewhere (here the true A columns, moved by a third of a pixel):
+    each lattice site goes onto the nearest one; bad files and centres refused."""
+    image, truth = crystal
+    given = truth.sites["A"] + 0.3
+    path = tmp_path / "atoms.csv"
+    path.write_text("x,y\n" + "\n".join(f"{c},{r}" for r, c in given))
+    result = fit_image(image, FitConfig(**QUICK, columns=str(path)), progress=False)
+    assert result.geometry["centers"] == "atoms"
+    distance = np.linalg.norm(result.patches.centers[:, None] - given[None], axis=2).min(1)
+    assert np.all(distance < 1e-9)  # every centre is a given position
+    far = tmp_path / "far.csv"
+    far.write_text("row,col\n" + "\n".join(f"{1000 + k},5" for k in range(5)))
+    with pytest.raises(sv.InputError, match="lies inside the 160 x 160 px image"):
+        fit_image(image, FitConfig(**QUICK, columns=str(far)), progress=False)
+    with pytest.raises(sv.InputError, match="not 'grid'"):
+        fit_image(image, FitConfig(**QUICK, columns=str(path), centers="grid"), progress=False)
+
+
 def test_without_a_lattice_no_strain_maps_are_made_and_the_report_says_so(crystal, tmp_path):
     result = fit_image(crystal[0], FitConfig(**{**QUICK, "lattice": None}), progress=False)
     assert result.strain is None and "strain" not in result.metrics

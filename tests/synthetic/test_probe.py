@@ -57,6 +57,7 @@ def test_dose_sets_the_poisson_counts_at_a_column_peak():
     clean = displacement_domain_crystal(
         **kwargs, seed=0, microscope=Microscope(noise="none", scan_jitter=0, scan_drift=0)
     )[0]
+
     def noise(image):  # relative to the columns' contrast (images are scaled to [0, 1])
         design = np.column_stack([clean.ravel(), np.ones(clean.size)])
         coef, *_ = np.linalg.lstsq(design, image.ravel(), rcond=None)

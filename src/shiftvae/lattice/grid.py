@@ -31,6 +31,7 @@ def lattice_patch_grid(
     lattice: Lattice,
     window: int,
     centers: Literal["lattice", "atoms"] = "lattice",
+    columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """Patch centres (rows, cols, 2) over lattice indices (i, j), (row, col) pixels.
 
@@ -43,6 +44,9 @@ def lattice_patch_grid(
     window : int
         Patch side in pixels: every window must lie inside the image.
     centers : {"lattice", "atoms"}
+    columns : ndarray (N, 2), optional
+        With ``centers="atoms"``: the columns to move the sites onto (row, col) px, found
+        elsewhere; default: the brightest sublattice's, found here.
 
     Returns
     -------
@@ -69,7 +73,7 @@ def lattice_patch_grid(
     grid = np.stack(np.meshgrid(i, j, indexing="ij"), -1).astype(np.float64)  # (r, c, 2)
     sites = lattice.to_pixels(grid.reshape(-1, 2))
     if centers == "atoms":
-        sites = _snap_to_columns(np.asarray(image), lattice, window, sites)
+        sites = _snap_to_columns(np.asarray(image), lattice, window, sites, columns)
     return sites.reshape(len(i), len(j), 2)
 
 
@@ -141,12 +145,17 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     return best
 
 
-def _snap_to_columns(image, lattice, window, sites) -> np.ndarray:
-    """Each site moved onto the nearest column of the brightest sublattice, if close."""
-    try:
-        columns = atom_centers(image, lattice, window)
-    except InputError:
-        return sites  # no columns found: the lattice sites stay
+def _snap_to_columns(image, lattice, window, sites, columns=None) -> np.ndarray:
+    """Each site moved onto the nearest column (of the brightest sublattice, or of
+    ``columns``), if close."""
+    if columns is None:
+        try:
+            columns = atom_centers(image, lattice, window)
+        except InputError:
+            return sites  # no columns found: the lattice sites stay
+    columns = columns[_inside(columns, np.shape(image), window)]
+    if not len(columns):
+        return sites
     distance, nearest = cKDTree(columns).query(sites)
     close = distance <= SNAP * float(lattice.periods.min())
     out = sites.copy()

@@ -37,6 +37,10 @@ class FitConfig:
     gets a 32 px window (at most a quarter of its smaller side), no position latent, the
     Fourier coder over the window, and a warning.
 
+    ``columns`` is a CSV file of column positions found elsewhere (Atomap's, or a
+    ``columns.csv`` of an earlier fit): the patches are then centred on them, each lattice
+    site moved onto the nearest listed column (:mod:`shiftvae.io.column_positions`).
+
     ``rotation`` adds an orientation latent with that symmetry order ("auto": 4 or 6 from
     the lattice's shape, else from the patches' power spectra, see
     :func:`~shiftvae.pipeline.geometry.resolve_pose`) and ``scale`` a relative lattice parameter
@@ -70,6 +74,7 @@ class FitConfig:
     decoder: Literal["auto", "coordinate", "lattice", "canvas"] = "auto"
     lattice: Literal["auto"] | tuple | list | None = "auto"
     centers: Literal["auto", "grid", "lattice", "atoms"] = "auto"
+    columns: str | None = None
     reference: tuple[int, int, int, int] | None = None
     coord_frequency: float | Literal["auto"] | None = "auto"
     epochs: int | Literal["auto"] = "auto"

@@ -28,6 +28,7 @@ from shiftvae.analysis.strain import StrainMaps, strain_maps
 from shiftvae.data.noise import estimate_noise, remove_background
 from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patches, scale_image
 from shiftvae.errors import InputError
+from shiftvae.io.column_positions import read_column_positions
 from shiftvae.io.hyperspy import is_signal, signal_images
 from shiftvae.io.validate import check_image, check_patches
 from shiftvae.lattice.centers import cut_patches
@@ -363,7 +364,10 @@ def _lattice_patches(work: Image, geo: Geometry, b: int, config: FitConfig) -> P
     lattice = geo.lattice
     binned = Lattice(lattice.vectors / b, (lattice.origin - (b - 1) / 2) / b, lattice.confidence)
     window = max(2, geo.window // b)
-    grid = lattice_patch_grid(work.data, binned, window, geo.centers)  # (rows, cols, 2)
+    given = None
+    if getattr(config, "columns", None):
+        given = _given_columns(config.columns, work.data.shape, b)
+    grid = lattice_patch_grid(work.data, binned, window, geo.centers, given)  # (rows, cols, 2)
     scaled = scale_image(work.data, config.normalize, CLIP_PERCENTILES)
     data = cut_patches(scaled, grid.reshape(-1, 2), window)
     if config.normalize == "patch":
@@ -380,6 +384,22 @@ def _lattice_patches(work: Image, geo: Geometry, b: int, config: FitConfig) -> P
         unit=work.unit,
         normalize=config.normalize,
     )
+
+
+def _given_columns(path, shape: tuple[int, int], binning: int) -> np.ndarray:
+    """The column positions of the CSV ``path`` in pixels of the (binned) image, or one
+    sentence on why they cannot centre its patches."""
+    given = read_column_positions(path)
+    given = (given - (binning - 1) / 2) / binning
+    inside = np.all((given >= 0) & (given <= np.asarray(shape) - 1), axis=1)
+    if not inside.any():
+        raise InputError(
+            f"none of the {len(given)} column positions in {path} lies inside the "
+            f"{shape[0] * binning} x {shape[1] * binning} px image (they must be (row, col) "
+            "in pixels of this image)"
+        )
+    log.info("patch centres from %s: %d of %d positions inside", path, inside.sum(), len(given))
+    return given[inside]
 
 
 def _patch_lattice(geo: Geometry, binning: int) -> np.ndarray | None:

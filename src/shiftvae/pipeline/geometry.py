@@ -347,8 +347,11 @@ def resolve_centers(config: FitConfig, lattice: Lattice | None, shape, window: i
     whose block of whole cells inside the image is at least 8 x 8 (the order-parameter
     benchmark: as good as the square grid on every case, and far better at high noise),
     else the paper's square grid.  A hexagonal or oblique lattice keeps the grid: its
-    largest block of whole cells is a parallelogram covering about half the image."""
+    largest block of whole cells is a parallelogram covering about half the image.  Column
+    positions given (``columns``) are "atoms"."""
     centers = getattr(config, "centers", "grid")
+    if getattr(config, "columns", None):  # centred on the columns given
+        return "atoms"
     if centers != "auto":
         return centers
     if lattice is None or not RECTANGULAR[0] <= lattice.angle_deg <= RECTANGULAR[1]:

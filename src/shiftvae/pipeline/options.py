@@ -26,6 +26,7 @@ kind       a value of this kind is
 ``device`` ``cpu``, ``cuda`` or ``cuda:N``
 ``bool``   True or False (a ``--no-...`` flag turns it off)
 ``ints``   a tuple of positive integers (layer widths; no flag)
+``csv``    the path of a CSV file (``.csv``)
 =========  =========================================================================
 
 ``words`` are values outside the kind, spelled on the command line as themselves, and
@@ -91,6 +92,7 @@ class Option:
             "device": ["'cpu'", "'cuda'", "'cuda:N'"],
             "bool": ["True", "False"],
             "ints": ["a tuple of positive integers"],
+            "csv": ["the path of a .csv file"],
         }[self.kind]
         return _either(spelled + kind)
 
@@ -133,6 +135,8 @@ class Option:
             return isinstance(value, bool | np.bool_)
         if self.kind == "ints":
             return isinstance(value, tuple | list) and all(_is_int(v) and v >= 1 for v in value)
+        if self.kind == "csv":
+            return isinstance(value, str) and value.lower().endswith(".csv")
         raise ValueError(f"unknown kind {self.kind!r}")
 
     def message(self, value: Any, flags: bool = False) -> str:
@@ -261,6 +265,15 @@ OPTIONS: tuple[Option, ...] = (
         "lattice of at least 8 x 8 cells, else grid)",
         choices=("grid", "lattice", "atoms"),
         words=(AUTO,),
+    ),
+    Option(
+        "columns",
+        "csv",
+        "column positions found elsewhere, as patch centres: a CSV with (row, col) px "
+        "(headers row,col or x,y; a columns.csv of an earlier fit gives its sublattice 0); "
+        "each lattice site is moved onto the nearest listed column (none: found here)",
+        words=(None,),
+        metavar="FILE.csv",
     ),
     Option(
         "reference",
@@ -433,6 +446,12 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
         if value is not missing and not option.valid(value):
             raise InputError(option.message(value, flags))
     get = lambda name: getattr(options, name, None)  # noqa: E731
+    if get("columns") is not None and get("centers") in ("grid", "lattice"):
+        columns, centers = (BY_NAME[n].cli if flags else n for n in ("columns", "centers"))
+        raise InputError(
+            f"{columns} gives the patch centres: it works with {centers} 'atoms' or "
+            f"'auto', not {get('centers')!r}"
+        )
     if get("rotation") is not None or get("scale") is not None:
         for name, refused in (("decoder", ("lattice",)), ("encoder", ("lattice", "conv"))):
             if get(name) in refused:
