@@ -16,7 +16,8 @@ silx, h5web and NeXpy show the maps directly)::
       strain_maps   NXdata      strain (3, H, W)        exx, eyy, exy in % (x right, y down),
                                                          NaN where the fringes are unclear;
                                 dislocations (N, 8): core row, col px, Burgers vector
-                                (row, col) px and in cells (a1, a2), phase windings
+                                (row, col) px and in cells (a1, a2), phase windings;
+                                grains (H, W): a polycrystal's grain of each pixel
       rotation_map  NXdata      rotation (H, W)         degrees, ccw as displayed
                                 (both by GPA against the image's median lattice)
       columns       NXcollection positions (R, C, S, 2) px of every sublattice's column per
@@ -205,6 +206,8 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         tensor = np.stack([strain.exx, strain.eyy, strain.exy])
         tensor = np.where(strain.clear, tensor, np.nan).astype(np.float32)
         what = "strain exx, eyy, exy (%), x right, y down, against the median lattice (GPA)"
+        if strain.grains is not None:
+            what = what.replace("the median lattice", "each grain's common cell turned to it")
         _nxdata(e, "strain_maps", "strain", tensor, iy, ix, unit, what)
         e["strain_maps/strain"].attrs.update({"units": "%", "g": strain.g})
         e["strain_maps/strain"].attrs["resolution_px"] = strain.resolution
@@ -212,6 +215,9 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
             spread = np.where(strain.clear, strain.errors, np.nan).astype(np.float32)
             ds = e["strain_maps"].create_dataset("strain_std", data=spread[:3])
             ds.attrs.update({"units": "%", "long_name": "standard error of exx, eyy, exy"})
+        if strain.grains is not None:
+            ds = e["strain_maps"].create_dataset("grains", data=strain.grains.astype(np.int16))
+            ds.attrs["long_name"] = "grain of each pixel (-1: none), each against its own cell"
         table = np.array([d.as_row() for d in strain.dislocations]).reshape(-1, len(TABLE))
         ds = e["strain_maps"].create_dataset("dislocations", data=table)
         ds.attrs.update(
@@ -448,8 +454,18 @@ def _strain(e: h5py.Group) -> StrainMaps | None:
     cores = ()
     if "dislocations" in e["strain_maps"]:
         cores = tuple(Dislocation.from_row(r) for r in e["strain_maps/dislocations"][()])
+    grains = e["strain_maps/grains"][()].astype(int) if "grains" in e["strain_maps"] else None
     return StrainMaps(
-        exx, eyy, exy, turn, clear, tensor.attrs["g"], tensor.attrs["resolution_px"], errors, cores
+        exx,
+        eyy,
+        exy,
+        turn,
+        clear,
+        tensor.attrs["g"],
+        tensor.attrs["resolution_px"],
+        errors,
+        cores,
+        grains,
     )
 
 

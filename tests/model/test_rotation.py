@@ -321,6 +321,22 @@ def test_fit_with_rotation_and_scale_writes_orientation_and_strain(tmp_path):
         assert f["entry/scale_maps/scale"].attrs["units"] == "relative lattice parameter"
 
 
+def test_fit_with_rotation_measures_the_strain_of_each_grain(tmp_path):
+    """A polycrystal with a rotation latent: GPA grain by grain, into results.h5 and the
+    report, and no columns (no one lattice to index them)."""
+    image, _ = polycrystal(size=256, cell=10.0, grains=4, strain=0.03, seed=1)
+    config = FitConfig(rotation="auto", epochs=2, hidden=(16, 16), phases=None)
+    result = sv.fit_image(image, config, progress=False)
+    grains = result.metrics["grains"]
+    assert grains["count"] >= 2 and grains["symmetry"] == 4
+    assert result.columns is None and result.strain.grains.max() == grains["count"] - 1
+    sv.save_results(result, tmp_path / "run")
+    back = sv.load_results(tmp_path / "run").strain
+    np.testing.assert_array_equal(back.grains, result.strain.grains)
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "grains (GPA per grain)" in report and "of each grain against" in report
+
+
 def test_transfer_and_series_keep_the_rotation():
     """A rotation model encodes a new image exactly as inside its fit, and a series of
     grains images shares one model (no lattice origin to relocate on a square grid)."""

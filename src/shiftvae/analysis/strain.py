@@ -67,6 +67,9 @@ class StrainMaps:
     dislocations : tuple of Dislocation
         Cores around which the phases wind, with their Burgers vectors
         (:mod:`shiftvae.analysis.dislocations`).
+    grains : ndarray (H, W) of int, or None
+        For a polycrystal (:mod:`shiftvae.analysis.grain_strain`): each pixel's grain (-1
+        where none), each measured against the common cell turned to it.
     """
 
     exx: np.ndarray
@@ -78,6 +81,7 @@ class StrainMaps:
     resolution: float
     errors: np.ndarray | None = None
     dislocations: tuple[Dislocation, ...] = ()
+    grains: np.ndarray | None = None
 
     def summary(self) -> dict[str, float]:
         """Median and 99th percentile of |value| of each map over the clear pixels, and
@@ -120,9 +124,10 @@ def strain_maps(
         noise.  0.1 averages over a Gaussian of std 1.6 lattice periods; on a perfect
         10 px lattice at 50 counts per column the 99th percentile of |strain| is then about
         0.15%, and 0.7% at 0.2.
-    region : (row0, col0, row1, col1), optional
-        A rectangle of the image (px, end excluded) whose median lattice is the reference:
-        where the specimen is known to be unstrained (a substrate).  Not with ``reference``.
+    region : (row0, col0, row1, col1) or ndarray (H, W) of bool, optional
+        A rectangle of the image (px, end excluded), or a mask, whose median lattice is the
+        reference: where the specimen is known to be unstrained (a substrate), or one grain.
+        Not with ``reference``.
     errors : bool
         Also measure each pixel's standard error (``StrainMaps.errors``): half the local
         RMS difference between the maps of the even and of the odd scan lines.
@@ -215,8 +220,16 @@ def strain_maps(
 
 
 def _in_region(region, clear: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """The clear pixels of the rectangle ``region``, or one sentence on why it cannot
-    serve as the reference."""
+    """The clear pixels of the rectangle (or boolean mask) ``region``, or one sentence on
+    why it cannot serve as the reference."""
+    if isinstance(region, np.ndarray) and region.dtype == bool:
+        if region.shape != clear.shape:
+            raise InputError(
+                f"the reference mask is {region.shape}, the image {clear.shape}: they must match"
+            )
+        if not (region & clear).any():
+            raise InputError("the lattice's fringes are clear nowhere in the reference mask")
+        return region & clear
     try:
         r0, c0, r1, c1 = (int(v) for v in region)
     except (TypeError, ValueError):

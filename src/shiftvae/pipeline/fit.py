@@ -21,6 +21,7 @@ import numpy as np
 from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import Columns, column_summary, find_columns
 from shiftvae.analysis.dislocations import describe_dislocations
+from shiftvae.analysis.grain_strain import grain_strain_maps
 from shiftvae.analysis.latent_meaning import latent_meanings
 from shiftvae.analysis.maps import geometric_phase, latent_maps
 from shiftvae.analysis.smoothness import physicality, smoothness
@@ -184,7 +185,23 @@ def lattice_physics(
 ) -> tuple[StrainMaps | None, Columns | None]:
     """GPA strain and rotation of the image against its median lattice (or that of the
     rectangle ``region``), and the columns of every sublattice (None without a lattice,
-    said in one line); their summaries go into ``metrics``.  A bad ``region`` raises."""
+    said in one line); their summaries go into ``metrics``.  A bad ``region`` raises.
+    With a rotation latent, an image of several grains is measured grain by grain
+    (:mod:`~shiftvae.analysis.grain_strain`), without columns."""
+    if geo.rotation in (4, 6):  # grains at several orientations: each against its own cell
+        try:
+            grains = grain_strain_maps(image, symmetry=geo.rotation)
+        except InputError as exc:
+            grains = None
+            log.info("no strain maps of grains: %s", exc)
+        if grains is not None and (len(grains.orientation) > 1 or geo.lattice is None):
+            strain = grains.as_strain_maps()
+            metrics["strain"] = {k: round(v, 4) for k, v in strain.summary().items()}
+            metrics["grains"] = grains.summary()
+            log.info(
+                "strain of %d grains, each against one cell turned to it", len(grains.orientation)
+            )
+            return strain, None
     if geo.lattice is None:
         log.info("no lattice: no strain, rotation or column maps were made")
         return None, None

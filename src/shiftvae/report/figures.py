@@ -319,6 +319,8 @@ def strain_panels(strain, extent=None, unit: str = "px") -> Figure:
         for d in getattr(strain, "dislocations", ()):
             ax.plot(d.col * step, d.row * step, marker="$\\perp$", ms=16, color="k", ls="")
     title = "strain and rotation against the image's median lattice (GPA)"
+    if getattr(strain, "grains", None) is not None:
+        title = "strain and rotation of each grain against the common cell turned to it (GPA)"
     if getattr(strain, "dislocations", ()):
         title += f"; {len(strain.dislocations)} dislocation core(s) marked"
     fig.suptitle(title)

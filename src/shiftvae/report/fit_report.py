@@ -116,8 +116,13 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             figures.strain_panels(strain, _image_extent(img), unit),
             "strain_maps",
             "strain (%) and rotation (degrees, counter-clockwise) by geometric phase analysis "
-            f"of the image against its median lattice, averaged over a Gaussian of "
-            f"{strain.resolution:.0f} px std; x to the right, y down",
+            + (
+                "of each grain against the common cell turned to it (blank near boundaries)"
+                if getattr(strain, "grains", None) is not None
+                else "of the image against its median lattice"
+            )
+            + f", averaged over a Gaussian of {strain.resolution:.0f} px std; x to the right, "
+            "y down",
         )
     columns = getattr(result, "columns", None)
     moved_by = {} if columns is None else displacements(columns, img)
@@ -247,6 +252,15 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
     rows.append(["strain, rotation (GPA)", _strain_text(m.get("strain"))])
+    if "grains" in m:
+        g = m["grains"]
+        rows.append(
+            [
+                "grains (GPA per grain)",
+                f"{g['count']}, at {', '.join(f'{t:.0f}' for t in g['orientation_deg'])} deg; "
+                f"common cell {g['common_cell_px']:.3f} px (their median)",
+            ]
+        )
     if "dislocations" in m:
         rows.append(["dislocations (GPA phase circuits)", describe_dislocations(m["dislocations"])])
     sections = [Section("Summary", tables=[(["", ""], rows)])]
