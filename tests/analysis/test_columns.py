@@ -7,7 +7,7 @@ import pytest
 
 import shiftvae as sv
 from shiftvae.analysis.columns import cage_displacements, find_columns, to_picometres
-from shiftvae.lattice.estimate import Lattice
+from shiftvae.lattice.estimate import Lattice, estimate_lattice
 
 CELL = 16.0
 SIDE = 192
@@ -79,3 +79,29 @@ def test_a_site_that_does_not_exist_is_one_sentence():
         cage_displacements(columns, site=5)
     with pytest.raises(sv.InputError, match="from itself"):
         cage_displacements(columns, site=0)
+
+
+def test_ti_displacements_of_an_abtem_image_of_srtio3():
+    """A multislice-quality image (abTEM PRISM, shipped): Ti moved by +-25 pm along x in
+    two domains, read from the centre of each Sr cage; noise-free and at 1e5 e/A^2
+    (bench_physics_abtem.py: 0.07 pm and 2.95-3.06 pm)."""
+    from pathlib import Path
+
+    from scipy.spatial import cKDTree
+
+    data = np.load(Path(__file__).parents[2] / "benchmarks" / "data" / "abtem_sto_domains.npz")
+    clean, step = data["image"].astype(np.float64), float(data["pixel_size_A"])
+    for image, limit in (
+        (clean, 0.5),
+        (np.random.default_rng(0).poisson(clean * 1e5 * step**2), 4.0),
+    ):
+        image = np.asarray(image, dtype=np.float64)
+        columns = find_columns(image, estimate_lattice(image))
+        site = int(np.argmin(np.abs(np.abs((columns.sites + 0.5) % 1 - 0.5) - 0.5).sum(1)))
+        found = columns.positions[:, :, site].reshape(-1, 2)
+        moved = cage_displacements(columns, site).reshape(-1, 2)
+        ok = np.isfinite(moved).all(1)
+        distance, index = cKDTree(data["ti_rowcol"]).query(found[ok])
+        assert (distance < 3).sum() >= 60  # the 64 Ti with a whole cage inside
+        error = moved[ok][distance < 3, 1] * 100 * step - data["ti_shift_pm"][index[distance < 3]]
+        assert np.sqrt(np.mean(error**2)) < limit
