@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from shiftvae.analysis.grain_strain import grain_strain_maps
 from shiftvae.analysis.strain import MASK_SHARE
@@ -40,12 +39,7 @@ def case(seed: int, noise: float) -> dict:
     seconds = time.perf_counter() - tic
     rows, cols = np.mgrid[:SIZE, :SIZE]
     points = np.column_stack([rows.ravel(), cols.ravel()]).astype(float)
-    grain = truth.grain(points).reshape(SIZE, SIZE)
-    edge = np.zeros(grain.shape, bool)
-    edge[:-1] |= grain[:-1] != grain[1:]
-    edge[:, :-1] |= grain[:, :-1] != grain[:, 1:]
-    sigma = CELL / (2 * np.pi * MASK_SHARE)
-    far = ndimage.distance_transform_edt(~edge) > 2 * sigma
+    far = truth.interior((SIZE, SIZE), 2 * CELL / (2 * np.pi * MASK_SHARE))
     scored = far & np.isfinite(maps.exx)
     scale = truth.scale(points).reshape(SIZE, SIZE)[scored]
     error = (maps.exx[scored] + maps.eyy[scored]) / 2 - 100 * (scale * CELL / maps.period - 1)

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_physics_atomap import summary
 from scipy.spatial import cKDTree
 
 from shiftvae.analysis.columns import cage_displacements, find_columns
@@ -43,17 +44,6 @@ def score(found, moved, truth_rowcol, truth_pm, pm_per_px) -> dict[int, float]:
     keep = distance < 3
     error = moved[ok][keep][:, 1] * pm_per_px - truth_pm[index[keep]]
     return dict(zip(index[keep].tolist(), error.tolist()))
-
-
-def summary(errors: dict[int, float], common: set[int]) -> dict:
-    every = np.array(list(errors.values()))
-    both = np.array([errors[i] for i in sorted(common)])
-    return {
-        "rms_pm": round(float(np.sqrt(np.mean(every**2))), 2),
-        "bias_pm": round(float(np.mean(every)), 2),
-        "columns": len(every),
-        "rms_pm_common": round(float(np.sqrt(np.mean(both**2))), 2) if len(both) else None,
-    }
 
 
 def ours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,9 @@ Poisson noise from the dose in electrons per square angstrom (5% of the electron
 column scattered onto the detector): precision against dose.
 
     bash benchmarks/setup_atomap_env.sh                  # once: .venv-atomap
-    .venv/bin/python benchmarks/bench_physics_atomap.py  # ~15 min on 2 cores
+    .venv/bin/python benchmarks/bench_physics_atomap.py  # ~2 min on 2 cores
+    .venv/bin/python benchmarks/bench_physics_atomap.py --shift 5 --noise 0.08 \
+        --out benchmarks/results/bench_physics_atomap_5pm.json
     .venv/bin/python benchmarks/bench_physics_atomap.py --dose 1e4 3e4 1e5 1e6 \
         --out benchmarks/results/bench_physics_atomap_dose.json
 """
@@ -67,12 +69,14 @@ def summary(errors: dict[int, float], common: set[int]) -> dict:
 PROBE = {"convergence_mrad": 21.4, "energy_kv": 200.0, "source_pm": 25.0, "pixel_pm": PM_PER_PX}
 
 
-def case(noise: float, ratio: float, seed: int = 0, dose: float | None = None) -> dict:
+def case(
+    noise: float, ratio: float, seed: int = 0, dose: float | None = None, shift: float = 25.0
+) -> dict:
     scope = Microscope(noise_level=noise, scan_jitter=0.3)
     if dose is not None:
         scope = Microscope(scan_jitter=0.3, dose=dose, **PROBE)
     data, truth = displacement_domain_crystal(
-        size=512, displacement=25.0 / PM_PER_PX, b_ratio=ratio, microscope=scope, seed=seed
+        size=512, displacement=shift / PM_PER_PX, b_ratio=ratio, microscope=scope, seed=seed
     )
     row: dict = {"noise": noise, "b_ratio": ratio}
     if dose is not None:
@@ -108,6 +112,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, nargs="+", default=[0.04, 0.08, 0.16])
     ap.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.8])
     ap.add_argument("--dose", type=float, nargs="+", help="e/A^2 through the Airy probe")
+    ap.add_argument("--shift", type=float, default=25.0, help="the domains' B shift, pm")
     args = ap.parse_args()
     if not PEER.is_file():
         raise SystemExit("no .venv-atomap: run  bash benchmarks/setup_atomap_env.sh  first")
@@ -115,7 +120,8 @@ def main() -> None:
     settings = [(n, None) for n in args.noise] if not args.dose else [(0, d) for d in args.dose]
     for noise, dose in settings:
         for ratio in args.ratio:
-            r = case(noise, ratio, dose=dose)
+            r = case(noise, ratio, dose=dose, shift=args.shift)
+            r["shift_pm"] = args.shift
             rows.append(r)
             where = f"noise {noise:.2f}" if dose is None else f"dose {dose:g} e/A^2"
             print(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy import ndimage
 from scipy.stats import spearmanr
 
 import shiftvae as sv
@@ -32,11 +31,7 @@ def main() -> None:
     print(f"fit {time.perf_counter() - tic:.0f} s")
     rows, cols = np.mgrid[:SIZE, :SIZE]
     points = np.column_stack([rows.ravel(), cols.ravel()]).astype(float)
-    grain = truth.grain(points).reshape(SIZE, SIZE)
-    edge = np.zeros(grain.shape, bool)
-    edge[:-1] |= grain[:-1] != grain[1:]
-    edge[:, :-1] |= grain[:, :-1] != grain[:, 1:]
-    far = ndimage.distance_transform_edt(~edge) > 2 * CELL / (2 * np.pi * MASK_SHARE)
+    far = truth.interior((SIZE, SIZE), 2 * CELL / (2 * np.pi * MASK_SHARE))
     centres = result.patches.centers
     pixel = np.rint(centres).astype(int)
     inside = far[pixel[:, 0], pixel[:, 1]]

@@ -62,6 +62,19 @@ class GrainTruth:
     grain: PointFn
     order: PointFn = lambda q: np.zeros(len(q))
 
+    def interior(self, shape: tuple[int, int], margin: float) -> np.ndarray:
+        """(H, W) bool: the pixels more than ``margin`` px from a boundary between grains
+        (where a measurement averaged over ``margin`` sees one grain only)."""
+        from scipy import ndimage
+
+        rows, cols = np.mgrid[: shape[0], : shape[1]]
+        points = np.column_stack([rows.ravel(), cols.ravel()]).astype(float)
+        grain = self.grain(points).reshape(shape)
+        edge = np.zeros(shape, bool)
+        edge[:-1] |= grain[:-1] != grain[1:]
+        edge[:, :-1] |= grain[:, :-1] != grain[:, 1:]
+        return ndimage.distance_transform_edt(~edge) > margin
+
 
 def _lattice_vectors(symmetry: int, cell: float, angle_deg: float) -> np.ndarray:
     """(2, 2) rows a1, a2 in (row, col): square or hexagonal, a1 at ``angle_deg`` ccw."""
