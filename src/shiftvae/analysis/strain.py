@@ -130,7 +130,10 @@ def strain_maps(
         Not with ``reference``.
     errors : bool
         Also measure each pixel's standard error (``StrainMaps.errors``): half the local
-        RMS difference between the maps of the even and of the odd scan lines.
+        RMS difference between the maps of the even and of the odd scan lines (noise and
+        line jitter), and in quadrature the averaging's bias where the field curves,
+        ``(s^2 / 2) laplacian`` of the map (s the mask's std in real space), less the part
+        of it the noise makes.
 
     Raises
     ------
@@ -205,10 +208,13 @@ def strain_maps(
             for half in _line_halves(data - data.mean())
         ]
         window = 2 * sigma  # the local RMS of their difference, over two resolutions
-        spread = [
-            (0.5 * np.sqrt(ndimage.gaussian_filter((a - b) ** 2, window))).astype(np.float32)
-            for a, b in zip(*halves)
-        ]
+        spread = []
+        for v, a, b in zip(values, *halves):
+            noise = 0.25 * ndimage.gaussian_filter((a - b) ** 2, window)
+            # the averaging's own bias where the field curves, less what noise puts in it
+            bias = ndimage.gaussian_filter(_bias(v, sigma) ** 2, window)
+            bias -= ndimage.gaussian_filter(_bias(0.5 * (a - b), sigma) ** 2, window)
+            spread.append(np.sqrt(noise + np.maximum(bias, 0.0)).astype(np.float32))
     return StrainMaps(
         *(v.astype(np.float32) for v in values),
         clear=clear,
@@ -370,6 +376,13 @@ def _lagrangian(measured: np.ndarray) -> np.ndarray:
     det = a * d - b * c
     inverse = np.stack([np.stack([d, -b]), np.stack([-c, a])]) / det
     return inverse - np.eye(2)[:, :, None, None]
+
+
+def _bias(values: np.ndarray, sigma: float) -> np.ndarray:
+    """The first-order bias of a Gaussian average of std ``sigma`` on a field that curves:
+    ``(sigma^2 / 2) laplacian``, of the field smoothed over half of it (the maps already
+    hold the average; what is lost to it is about this much again)."""
+    return 0.5 * sigma**2 * ndimage.laplace(ndimage.gaussian_filter(values, 0.5 * sigma))
 
 
 def _phase_gradient(e: np.ndarray) -> np.ndarray:
