@@ -322,8 +322,8 @@ def _strain_text(summary: dict | None) -> str:
         for name, unit in (("exx", "%"), ("eyy", "%"), ("exy", "%"), ("rotation", " deg"))
     ]
     return "; ".join(parts) + (
-        " (errors from the even against the odd scan lines: noise and line jitter, not "
-        "the averaging's bias on a field that curves within a resolution)"
+        " (errors: noise and line jitter, from the even against the odd scan lines, and "
+        "the averaging's bias where the field curves within a resolution)"
         if "exx_error_median" in summary
         else ""
     )
