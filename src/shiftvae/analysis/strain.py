@@ -113,9 +113,9 @@ def strain_maps(
     image : Image or ndarray (H, W)
     lattice : Lattice or ndarray (2, 2)
         The lattice (rows a1, a2 in pixels, (row, col) each), e.g. from
-        :func:`~shiftvae.lattice.estimate.estimate_lattice`.  Of g1, g2, g1 + g2 and
-        g1 - g2, the two independent ones with the strongest fringes are used: a
-        perovskite's full cell has weak fundamentals and strong sums.
+        :func:`~shiftvae.lattice.estimate.estimate_lattice`.  Of g1, g2, g1 + g2,
+        g1 - g2, 2 g1 and 2 g2, the two independent ones with the strongest fringes are
+        used: a perovskite's full cell has weak fundamentals and strong sums.
     reference : Lattice or ndarray (2, 2), optional
         The unstrained lattice to measure against (the same cell, e.g. that of a substrate
         region); default: the image's median lattice.
@@ -316,14 +316,16 @@ def _own_line(rows: np.ndarray, parity: int, n: int) -> np.ndarray:
 
 
 def _combinations(recip: np.ndarray) -> np.ndarray:
-    """g1, g2, g1 + g2, g1 - g2 as rows (4, 2)."""
-    return np.array([recip[0], recip[1], recip[0] + recip[1], recip[0] - recip[1]])
+    """g1, g2, g1 + g2, g1 - g2, 2 g1, 2 g2 as rows (6, 2): a second sublattice halfway
+    along a vector leaves that fundamental weak and its harmonic strong."""
+    g1, g2 = recip[0], recip[1]
+    return np.array([g1, g2, g1 + g2, g1 - g2, 2 * g1, 2 * g2])
 
 
 def _strongest_pair(spectrum, fr, fc, recip: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Of g1, g2, g1 + g2, g1 - g2 (rows of ``recip`` and their sums), the two independent
-    ones whose spectral peaks are strongest, as rows (row, col) in cycles per pixel, and
-    their indices among the four."""
+    """Of g1, g2, g1 + g2, g1 - g2, 2 g1 and 2 g2 (rows of ``recip`` and their sums), the
+    two independent ones whose spectral peaks are strongest, as rows (row, col) in cycles
+    per pixel, and their indices among them."""
     candidates = _combinations(recip)
     shape = spectrum.shape
     power = []
@@ -340,7 +342,7 @@ def _strongest_pair(spectrum, fr, fc, recip: np.ndarray) -> tuple[np.ndarray, li
     best = max(
         (
             p
-            for p in combinations(range(4), 2)
+            for p in combinations(range(len(candidates)), 2)
             if abs(np.linalg.det(np.array([candidates[p[0]], candidates[p[1]]]))) > 1e-12
         ),
         key=lambda p: min(power[p[0]], power[p[1]]),
