@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_physics_atomap import summary
+from bench_physics_atomap import PEER, run_peer, summary
 from scipy.spatial import cKDTree
 
 from shiftvae.analysis.columns import cage_displacements, find_columns
@@ -32,7 +30,6 @@ from shiftvae.lattice.estimate import estimate_lattice
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "abtem_sto_domains.npz"
-PEER = ROOT / ".venv-atomap" / "bin" / "python"
 OUT = Path(__file__).parent / "results" / "bench_physics_abtem.json"
 DOSES = (1e4, 3e4, 1e5, 1e6)
 
@@ -57,13 +54,8 @@ def ours(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def atomap(image: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(src, image=image, spacing=spacing)
-        subprocess.run([str(PEER), str(ROOT / "benchmarks" / "atomap_columns.py"), src, dst],
-                       check=True, timeout=1800, capture_output=True)  # fmt: skip
-        peer = np.load(dst)
-        return peer["b_rowcol"], peer["moved_rowcol"], float(peer["seconds"])
+    peer = run_peer("atomap_columns.py", image=image, spacing=spacing)
+    return peer["b_rowcol"], peer["moved_rowcol"], float(peer["seconds"])
 
 
 def main() -> None:

@@ -47,6 +47,18 @@ PM_PER_PX = 390.5 / 28.0
 CELL = 28.0
 
 
+def run_peer(script: str, **arrays) -> dict:
+    """Run ``benchmarks/<script>`` in .venv-atomap on ``arrays`` (saved as .npz); its
+    output arrays."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(src, **arrays)
+        subprocess.run([str(PEER), str(ROOT / "benchmarks" / script), src, dst],
+                       check=True, timeout=1800, capture_output=True)  # fmt: skip
+        with np.load(dst) as out:
+            return {k: out[k] for k in out.files}
+
+
 def score(found: np.ndarray, moved: np.ndarray, truth) -> dict[int, float]:
     """{true B index: error (pm) of its displacement along a1} for the B found within 2 px
     of a true B."""
@@ -93,13 +105,8 @@ def case(
         truth,
     )
     seconds = round(time.perf_counter() - tic, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(src, image=data, spacing=CELL)
-        subprocess.run([str(PEER), str(ROOT / "benchmarks" / "atomap_columns.py"), src, dst],
-                       check=True, timeout=1800, capture_output=True)  # fmt: skip
-        peer = np.load(dst)
-        theirs = score(peer["b_rowcol"], peer["moved_rowcol"], truth)
+    peer = run_peer("atomap_columns.py", image=data, spacing=CELL)
+    theirs = score(peer["b_rowcol"], peer["moved_rowcol"], truth)
     common = set(ours) & set(theirs)
     row["shiftvae"] = {**summary(ours, common), "seconds": seconds}
     row["atomap"] = {**summary(theirs, common), "seconds": round(float(peer["seconds"]), 1)}

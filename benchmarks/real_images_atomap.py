@@ -21,8 +21,6 @@ and correlation per component.  Figure ``docs/figures/real_strain_perovskite.png
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from bench_physics_atomap import PEER, run_peer
 from scipy.spatial import cKDTree
 
 import shiftvae as sv
@@ -40,7 +39,6 @@ from shiftvae.lattice.estimate import estimate_lattice
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-PEER = ROOT / ".venv-atomap" / "bin" / "python"
 FIGURES = ROOT / "docs" / "figures"
 OUT = Path(__file__).parent / "results" / "real_images_atomap.json"
 IMAGES = {  # name: (file, Atomap's A-A spacing in px)
@@ -61,13 +59,8 @@ def ours(image: sv.Image):
 
 
 def atomap(data: np.ndarray, spacing: float):
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(src, image=data, spacing=spacing)
-        subprocess.run([str(PEER), str(ROOT / "benchmarks" / "atomap_columns.py"), src, dst],
-                       check=True, timeout=1800, capture_output=True)  # fmt: skip
-        peer = np.load(dst)
-        return peer["b_rowcol"], peer["moved_rowcol"], float(peer["seconds"])
+    peer = run_peer("atomap_columns.py", image=data, spacing=spacing)
+    return peer["b_rowcol"], peer["moved_rowcol"], float(peer["seconds"])
 
 
 def compare(name: str, path: Path, spacing: float) -> dict:
@@ -136,13 +129,9 @@ def atomap_strain(image: sv.Image) -> dict:
     """Our GPA strain beside the strain of Atomap's column positions, at those columns."""
     lattice = estimate_lattice(image)
     maps = strain_maps(image, lattice)
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        separation = int(0.8 * lattice.periods.min())
-        np.savez(src, image=np.asarray(image.data, np.float64), separation=separation)
-        subprocess.run([str(PEER), str(ROOT / "benchmarks" / "atomap_sublattice.py"), src, dst],
-                       check=True, timeout=1800, capture_output=True)  # fmt: skip
-        columns = np.load(dst)["a_rowcol"]
+    separation = int(0.8 * lattice.periods.min())
+    data = np.asarray(image.data, np.float64)
+    columns = run_peer("atomap_sublattice.py", image=data, separation=separation)["a_rowcol"]
     ideal = np.vstack([lattice.vectors, -lattice.vectors])
     tree = cKDTree(columns)
     local = np.full((len(columns), 2, 2), np.nan)
