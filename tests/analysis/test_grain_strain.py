@@ -50,3 +50,21 @@ def test_the_ring_period_of_a_polycrystal():
 def test_no_grains_is_said_in_one_sentence(image, symmetry, says):
     with pytest.raises(InputError, match=says):
         grain_strain_maps(image, symmetry=symmetry)
+
+
+def test_a_reference_region_sets_the_common_cell():
+    """The grains inside the region read no strain there on average; a region on no grain
+    is refused in one sentence."""
+    image, _ = polycrystal(size=384, cell=12.0, grains=4, strain=0.03, seed=3)
+    free = grain_strain_maps(image)
+    k = int(np.bincount(free.grains[free.grains >= 0]).argmax())  # the largest grain
+    rows, cols = np.nonzero(np.isfinite(free.exx) & (free.grains == k))
+    r, c = int(np.median(rows)), int(np.median(cols))
+    region = (r - 12, c - 12, r + 12, c + 12)
+    pinned = grain_strain_maps(image, region=region)
+    inside = pinned.exx[region[0] : region[2], region[1] : region[3]]
+    mean = (inside + pinned.eyy[region[0] : region[2], region[1] : region[3]]) / 2
+    assert abs(np.nanmedian(mean)) < 0.1  # percent
+    assert pinned.period != free.period
+    with pytest.raises(InputError, match="lies on no measured grain"):
+        grain_strain_maps(image, region=(0, 0, 10, 10))

@@ -98,14 +98,22 @@ class GrainStrain:
 
 
 def grain_strain_maps(
-    image, symmetry: int = 4, period: float | None = None, mask_share: float = MASK_SHARE
+    image,
+    symmetry: int = 4,
+    period: float | None = None,
+    mask_share: float = MASK_SHARE,
+    region=None,
 ) -> GrainStrain:
     """Strain (%) and rotation (deg) of every grain of a square (4) or hexagonal (6) lattice.
+
+    ``region`` (row0, col0, row1, col1), where the specimen is unstrained, sets the common
+    cell: the median lattice of the grains there (default: the median of every grain's).
 
     Raises
     ------
     InputError
-        For another symmetry, an image with no lattice fringes, or no grain large enough.
+        For another symmetry, an image with no lattice fringes, no grain large enough, or
+        a reference region on no measured grain.
 
     Examples
     --------
@@ -153,6 +161,8 @@ def grain_strain_maps(
         orientation.append(theta)
         periods.append(float(1 / np.linalg.norm(maps.g, axis=1).mean()))
     common = float(np.median(periods))
+    if region is not None:
+        common = _region_period(data, region, labels, orientation, p, symmetry)
     exx, eyy, exy, turn = (np.full(data.shape, np.nan, np.float32) for _ in range(4))
     found = []
     for k, theta in enumerate(orientation):
@@ -166,6 +176,35 @@ def grain_strain_maps(
     return GrainStrain(
         exx, eyy, exy, turn, labels, np.array(orientation), common, symmetry, tuple(found)
     )
+
+
+def _region_period(data, region, labels, orientation, period, symmetry) -> float:
+    """The lattice parameter (px) of the grains inside the rectangle ``region``: the
+    median of each grain's there, weighted by its pixels."""
+    try:
+        r0, c0, r1, c1 = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"the reference region must be four integers row0, col0, row1, col1, got {region!r}"
+        ) from None
+    inside = np.zeros(labels.shape, bool)
+    inside[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)] = True
+    found, weights = [], []
+    for k, theta in enumerate(orientation):
+        mask = inside & (labels == k)
+        if mask.sum() < 16:
+            continue
+        maps = strain_maps(data, _cell(period, theta, symmetry), errors=False, region=mask)
+        found.append(float(1 / np.linalg.norm(maps.g, axis=1).mean()))
+        weights.append(int(mask.sum()))
+    if not found:
+        raise InputError(
+            f"the reference region {r0},{c0},{r1},{c1} lies on no measured grain (grains are "
+            "measured two resolutions from their boundaries and the image's edge)"
+        )
+    order = np.argsort(found)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(found)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def ring_period(data: np.ndarray) -> float:

@@ -190,8 +190,10 @@ def lattice_physics(
     (:mod:`~shiftvae.analysis.grain_strain`), without columns."""
     if geo.rotation in (4, 6):  # grains at several orientations: each against its own cell
         try:
-            grains = grain_strain_maps(image, symmetry=geo.rotation)
+            grains = grain_strain_maps(image, symmetry=geo.rotation, region=region)
         except InputError as exc:
+            if region is not None and "reference region" in str(exc):
+                raise  # the user's choice: said, not skipped
             grains = None
             log.info("no strain maps of grains: %s", exc)
         if grains is not None and (len(grains.orientation) > 1 or geo.lattice is None):
