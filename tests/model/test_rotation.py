@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -335,6 +336,10 @@ def test_fit_with_rotation_measures_the_strain_of_each_grain(tmp_path):
     np.testing.assert_array_equal(back.grains, result.strain.grains)
     report = (tmp_path / "run" / "report.html").read_text()
     assert "grains (GPA per grain)" in report and "of each grain against" in report
+    # a reference region on no grain is the user's mistake: said before any training
+    bad = dataclasses.replace(config, reference=(0, 0, 10, 10))
+    with pytest.raises(sv.InputError, match="lies on no measured grain"):
+        sv.fit_image(image, bad, progress=False)
 
 
 def test_transfer_and_series_keep_the_rotation():
