@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_physics_atomap import PEER, run_peer, summary
+from bench_physics_atomap import PEER, run_peer, side_by_side, summary
 from scipy.spatial import cKDTree
 
 from shiftvae.analysis.columns import cage_displacements, find_columns
@@ -91,14 +91,8 @@ def main() -> None:
                 "atomap": {**summary(theirs, common), "seconds": round(peer_seconds, 1)},
             }
             rows.append(row)
-            s, a = row["shiftvae"], row["atomap"]
-            print(
-                f"dose {dose if dose else 'no noise'} seed {seed}: shiftvae {s['rms_pm']} pm "
-                f"(bias {s['bias_pm']}, {s['columns']} Ti), Atomap {a['rms_pm']} pm (bias "
-                f"{a['bias_pm']}, {a['columns']} Ti); on the Ti both measured "
-                f"{s['rms_pm_common']} and {a['rms_pm_common']} pm",
-                flush=True,
-            )
+            label = f"dose {dose if dose else 'no noise'} seed {seed}"
+            print(side_by_side(label, row, "Ti"), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows}, indent=1))
     print(f"written {args.out}")

@@ -113,6 +113,17 @@ def case(
     return row
 
 
+def side_by_side(label: str, row: dict, columns: str) -> str:
+    """One line: each tool's RMS error, bias, columns and time, and on the common ones."""
+    s, a = row["shiftvae"], row["atomap"]
+    return (
+        f"{label}: shiftvae {s['rms_pm']} pm (bias {s['bias_pm']}, {s['columns']} {columns}, "
+        f"{s['seconds']} s); Atomap {a['rms_pm']} pm (bias {a['bias_pm']}, {a['columns']} "
+        f"{columns}, {a['seconds']} s); on the {columns} both measured "
+        f"{s['rms_pm_common']} and {a['rms_pm_common']} pm"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
@@ -131,15 +142,7 @@ def main() -> None:
             r["shift_pm"] = args.shift
             rows.append(r)
             where = f"noise {noise:.2f}" if dose is None else f"dose {dose:g} e/A^2"
-            print(
-                f"{where} B/A {ratio:.1f}: shiftvae {r['shiftvae']['rms_pm']} pm "
-                f"(bias {r['shiftvae']['bias_pm']}, {r['shiftvae']['columns']} B, "
-                f"{r['shiftvae']['seconds']} s); Atomap {r['atomap']['rms_pm']} pm (bias "
-                f"{r['atomap']['bias_pm']}, {r['atomap']['columns']} B, "
-                f"{r['atomap']['seconds']} s); on the B both measured "
-                f"{r['shiftvae']['rms_pm_common']} and {r['atomap']['rms_pm_common']} pm",
-                flush=True,
-            )
+            print(side_by_side(f"{where} B/A {ratio:.1f}", r, "B"), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows}, indent=1))
     print(f"written {args.out}")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from shiftvae.analysis.strain import MASK_SHARE, StrainMaps, _periodic, strain_maps
+from shiftvae.analysis.strain import MASK_SHARE, StrainMaps, _periodic, rectangle, strain_maps
 from shiftvae.errors import InputError
 from shiftvae.types import Image
 
@@ -181,12 +181,7 @@ def grain_strain_maps(
 def _region_period(data, region, labels, orientation, period, symmetry) -> float:
     """The lattice parameter (px) of the grains inside the rectangle ``region``: the
     median of each grain's there, weighted by its pixels."""
-    try:
-        r0, c0, r1, c1 = (int(v) for v in region)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"the reference region must be four integers row0, col0, row1, col1, got {region!r}"
-        ) from None
+    r0, c0, r1, c1 = rectangle(region)
     inside = np.zeros(labels.shape, bool)
     inside[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)] = True
     found, weights = [], []

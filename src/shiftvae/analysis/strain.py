@@ -225,6 +225,17 @@ def strain_maps(
     )
 
 
+def rectangle(region) -> tuple[int, int, int, int]:
+    """``region`` as the integers row0, col0, row1, col1, or one sentence on why not."""
+    try:
+        r0, c0, r1, c1 = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"the reference region must be four integers row0, col0, row1, col1, got {region!r}"
+        ) from None
+    return r0, c0, r1, c1
+
+
 def _in_region(region, clear: np.ndarray, g: np.ndarray) -> np.ndarray:
     """The clear pixels of the rectangle (or boolean mask) ``region``, or one sentence on
     why it cannot serve as the reference."""
@@ -236,12 +247,7 @@ def _in_region(region, clear: np.ndarray, g: np.ndarray) -> np.ndarray:
         if not (region & clear).any():
             raise InputError("the lattice's fringes are clear nowhere in the reference mask")
         return region & clear
-    try:
-        r0, c0, r1, c1 = (int(v) for v in region)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"the reference region must be four integers row0, col0, row1, col1, got {region!r}"
-        ) from None
+    r0, c0, r1, c1 = rectangle(region)
     h, w = clear.shape
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
         raise InputError(
