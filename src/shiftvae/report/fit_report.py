@@ -258,7 +258,8 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
             [
                 "grains (GPA per grain)",
                 f"{g['count']}, at {', '.join(f'{t:.0f}' for t in g['orientation_deg'])} deg; "
-                f"common cell {g['common_cell_px']:.3f} px (their median)",
+                f"common cell {g['common_cell_px']:.3f} px (the grains' median, or the "
+                "reference region's)",
             ]
         )
     if "dislocations" in m:
