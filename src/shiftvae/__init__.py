@@ -33,7 +33,7 @@ from shiftvae.model.vae import ShiftVAE, load_model
 from shiftvae.pipeline.fit import FitConfig, FitResult, fit_image
 from shiftvae.pipeline.geometry import Geometry
 from shiftvae.pipeline.series import SeriesResult, fit_images
-from shiftvae.pipeline.transfer import transfer_image
+from shiftvae.pipeline.transfer import Prediction, predict, transfer_image
 from shiftvae.report.fit_outputs import save_results
 from shiftvae.results import Results, load_results
 from shiftvae.runs.batch import fit_many
@@ -58,6 +58,7 @@ __all__ = [
     "NoLatticeError",
     "OutputError",
     "Patches",
+    "Prediction",
     "ReaderError",
     "Results",
     "SchedulerLostError",
@@ -80,6 +81,7 @@ __all__ = [
     "load_results",
     "phase_fractions",
     "physicality",
+    "predict",
     "read_image",
     "save_results",
     "smoothness",

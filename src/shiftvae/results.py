@@ -13,6 +13,10 @@ silx, h5web and NeXpy show the maps directly)::
       scale_maps    NXdata      scale  (1 or 2, rows, cols) relative lattice parameter (scale)
       registration_maps NXdata  displacement (2, rows, cols) px of the registered lattice
       registration_branch NXdata branch (rows, cols)   1 beyond an antiphase boundary
+      class_map     NXdata      classes (rows, cols)    most probable class (with classes);
+                                probabilities (K, rows, cols), uncertainty (rows, cols) =
+                                1 - the chosen class's probability, boundaries (rows, cols)
+                                1 where a neighbour has another class; attrs counts (JSON)
       strain_maps   NXdata      strain (3, H, W)        exx, eyy, exy in % (x right, y down),
                                                          NaN where the fringes are unclear;
                                 dislocations (N, 8): core row, col px, Burgers vector
@@ -28,7 +32,8 @@ silx, h5web and NeXpy show the maps directly)::
       image         NXdata      data   (H, W)           the analysed image
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
-                                 orientation_mean/_std (deg), scale_mean/_std (with pose)
+                                 orientation_mean/_std (deg), scale_mean/_std (with pose),
+                                 class_probs (N, K) (with classes)
       history       NXcollection loss, reconstruction, kl, beta, seconds per epoch
       attrs: config, geometry, metrics (JSON), pixel_size, unit, source, shiftvae version
 """
@@ -44,6 +49,7 @@ import h5py
 import numpy as np
 
 from shiftvae._version import __version__
+from shiftvae.analysis.classes import class_boundaries, class_summary, class_uncertainty
 from shiftvae.analysis.columns import (
     Columns,
     cage_displacements,
@@ -68,6 +74,7 @@ ENCODING_KEYS = (
     "orientation_std",
     "scale_mean",
     "scale_std",
+    "class_probs",
 )
 
 
@@ -183,6 +190,8 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         what = "relative lattice parameter (1: the motif's size), per motif axis"
         _nxdata(e, "scale_maps", "scale", maps.scale.astype(np.float32), y, x, unit, what)
         e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
+    if maps.class_probs is not None:
+        _class_map(e, maps, y, x, unit)
     if maps.registration is not None:
         what = "registered displacement (px), axes (row, col), mean removed"
         disp = maps.registration[:2].astype(np.float32)
@@ -397,6 +406,7 @@ def load_results(out_dir: str | Path) -> Results:
                 ),
                 scale=e["scale_maps/scale"][()] if "scale_maps" in e else None,
                 registration=_registration(e),
+                class_probs=(e["class_map/probabilities"][()] if "class_map" in e else None),
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}
@@ -467,6 +477,20 @@ def _strain(e: h5py.Group) -> StrainMaps | None:
         cores,
         grains,
     )
+
+
+def _class_map(e: h5py.Group, maps: LatentMaps, y, x, unit: str) -> None:
+    """The class map and its probabilities, uncertainty and boundaries (see the layout)."""
+    classes = maps.classes.astype(np.int16)
+    _nxdata(e, "class_map", "classes", classes, y, x, unit, "most probable class")
+    g = e["class_map"]
+    g.create_dataset("probabilities", data=maps.class_probs.astype(np.float32))
+    g.create_dataset("uncertainty", data=class_uncertainty(maps.class_probs).astype(np.float32))
+    g.create_dataset("boundaries", data=class_boundaries(classes).astype(np.int8))
+    g["probabilities"].attrs["long_name"] = "probability of each class (K, rows, cols)"
+    g["uncertainty"].attrs["long_name"] = "1 - the most probable class's probability"
+    g["boundaries"].attrs["long_name"] = "1 where a neighbouring cell has another class"
+    g.attrs["counts"] = json.dumps(class_summary(maps.class_probs)["counts"])
 
 
 def _registration(e: h5py.Group) -> np.ndarray | None:

@@ -101,6 +101,8 @@ class Encoding:
     scale_mean, scale_std : ndarray, shape (N, 1) or (N, 2), or None
         With scale latents: the relative lattice parameter (1: the motif's own size), one
         column (isotropic) or one per motif axis, and its std.
+    class_probs : ndarray, shape (N, K), or None
+        With classes: q(c | x), each row summing to one.
     """
 
     z_mean: np.ndarray
@@ -113,9 +115,15 @@ class Encoding:
     orientation_std: np.ndarray | None = None
     scale_mean: np.ndarray | None = None
     scale_std: np.ndarray | None = None
+    class_probs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.z_mean.shape[0])
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """The most probable class of each input (N,), or None without classes."""
+        return None if self.class_probs is None else self.class_probs.argmax(1)
 
 
 @dataclass
@@ -146,6 +154,8 @@ class LatentMaps:
         With the image registered (:mod:`shiftvae.lattice.registration`): its displacement
         field (row, col) in pixels of the image, mean removed, and its branch (1 beyond an
         antiphase boundary).
+    class_probs : ndarray, shape (K, rows, cols), or None
+        With classes: the probability of each class in every cell.
     """
 
     z: np.ndarray
@@ -159,3 +169,9 @@ class LatentMaps:
     orientation: np.ndarray | None = None
     scale: np.ndarray | None = None
     registration: np.ndarray | None = None
+    class_probs: np.ndarray | None = None
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """The most probable class of every cell (rows, cols), or None without classes."""
+        return None if self.class_probs is None else self.class_probs.argmax(0)

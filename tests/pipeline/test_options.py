@@ -33,6 +33,8 @@ BAD = {
     "encoder": ("rnn", "rnn"),
     "rotation": (5, "5"),
     "scale": ("shear", "shear"),
+    "classes": (1, "1"),
+    "labels": ("labels.txt", "labels.txt"),
     "likelihood": ("poisson", "poisson"),
     "noise": (0.0, "0"),
     "coord_frequency": (-2.0, "-2"),

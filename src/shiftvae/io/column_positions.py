@@ -24,7 +24,7 @@ import numpy as np
 
 from shiftvae.errors import InputError
 
-__all__ = ["read_column_positions"]
+__all__ = ["coordinate_columns", "read_column_positions", "read_table"]
 
 PAIRS = (("row_px", "col_px"), ("row", "col"), ("y", "x"))  # (row, col) names
 MIN_POSITIONS = 4
@@ -40,24 +40,11 @@ def read_column_positions(path) -> np.ndarray:
         not a number, or fewer than four positions.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no column position file {path}")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read the column positions in {path}: {exc}") from None
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    pair = next((p for p in PAIRS if p[0] in header and p[1] in header), None)
-    if pair is None:
-        raise InputError(
-            f"{path} names no coordinates: its first row must name them row,col (or "
-            "row_px,col_px, or x,y), in pixels"
-        )
-    r, c = header.index(pair[0]), header.index(pair[1])
+    header, rows = read_table(path, "column position")
+    pair, r, c = coordinate_columns(path, header)
     site = header.index("sublattice") if "sublattice" in header else None
     positions = []
-    for n, line in enumerate(rows[1:], start=2):
+    for n, line in enumerate(rows, start=2):
         if not any(v.strip() for v in line):
             continue
         try:
@@ -75,3 +62,28 @@ def read_column_positions(path) -> np.ndarray:
             f"{path} lists {len(out)} column position(s): at least {MIN_POSITIONS} are needed"
         )
     return out
+
+
+def read_table(path: Path, what: str) -> tuple[list[str], list[list[str]]]:
+    """The lower-case header and the data rows of the CSV file ``path`` (a file of ``what``),
+    or one sentence on why it cannot be read."""
+    if not path.is_file():
+        raise InputError(f"no {what} file {path}")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read the {what}s in {path}: {exc}") from None
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    return header, rows[1:]
+
+
+def coordinate_columns(path: Path, header: list[str]) -> tuple[tuple[str, str], int, int]:
+    """The names and indices of the (row, col) coordinates in ``header``, or one sentence."""
+    pair = next((p for p in PAIRS if p[0] in header and p[1] in header), None)
+    if pair is None:
+        raise InputError(
+            f"{path} names no coordinates: its first row must name them row,col (or "
+            "row_px,col_px, or x,y), in pixels"
+        )
+    return pair, header.index(pair[0]), header.index(pair[1])

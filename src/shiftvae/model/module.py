@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from shiftvae.model.canvas_decoder import CanvasDecoder
+from shiftvae.model.classes import MixturePrior
 from shiftvae.model.decoder import CoordinateDecoder
 from shiftvae.model.encoder import ConvEncoder, MLPEncoder
 from shiftvae.model.lattice_decoder import LatticeDecoder
@@ -70,6 +71,7 @@ class ModelConfig:
     scale: str | None = None  # None, "isotropic" or "axes": scale latents
     scale_range: float = 0.1  # one prior unit of a scale latent: exp(0.1) relative size
     period: float | None = None  # lattice period in patch px: the orientation anchor's ring
+    classes: int = 0  # K: a categorical latent with K classes (0: none)
     seed: int = 0
 
     @property
@@ -94,7 +96,7 @@ class LossOutput:
 
     loss: torch.Tensor
     reconstruction: torch.Tensor
-    kl: torch.Tensor
+    kl: torch.Tensor  # of every latent, the class included
 
 
 class ShiftVAEModule(nn.Module):
@@ -123,6 +125,9 @@ class ShiftVAEModule(nn.Module):
             self.encoder = encoder_cls(config.data_shape, n_latent, config.hidden)
         if config.pose_dim:
             self._start_pose_at_the_anchor(n_latent)
+        self.mixture = None
+        if config.classes:  # the class: a mixture prior on the content latents
+            self.mixture = MixturePrior(config.classes, config.latent_dim)
         hidden = config.decoder_hidden or config.hidden
         if config.decoder == "lattice":
             self.decoder = LatticeDecoder(
@@ -306,6 +311,8 @@ class ShiftVAEModule(nn.Module):
         noise: torch.Tensor | None = None,
         content: bool = True,
         prepared: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        label_weight: float = 0.0,
     ) -> LossOutput:
         """Negative ELBO (batch mean) with KL weight ``beta``.
 
@@ -314,6 +321,10 @@ class ShiftVAEModule(nn.Module):
         with the conventional latents set to zero (the position warm-up of the training loop):
         the decoder then learns one pattern and the position alone explains where it is.
         ``prepared``: rows of :meth:`prepare` for x (computed here when None).
+        With classes (once the mixture is started), the content latents' prior is the mixture
+        and the class is summed out (:class:`~shiftvae.model.classes.MixturePrior`);
+        ``labels`` (B,) gives a class or -1 per input, and ``label_weight`` the weight of a
+        labelled input's cross-entropy.
         """
         mean, std = self.inference(x, prepared)
         if noise is None:
@@ -325,12 +336,22 @@ class ShiftVAEModule(nn.Module):
         cfg = self.config
         rec = reconstruction_nll(output, x, cfg.likelihood, cfg.gaussian_std).mean()
         # the KL of each part: angles (the torus position, the rotation) have the uniform
-        # prior on the circle, every other latent N(0, 1)
+        # prior on the circle, the content the mixture (with classes), every other N(0, 1)
         circular = self.layout.circular
-        if circular:
-            keep = [i for i in range(mean.shape[1]) if i not in circular]
-            kl = kl_wrapped_normal_uniform(std[:, circular])
-            kl = (kl + kl_standard_normal(mean[:, keep], std[:, keep])).mean()
+        normal = [i for i in range(mean.shape[1]) if i not in circular]
+        label_loss = None
+        if self.mixture is not None and bool(self.mixture.ready):
+            content = self.layout.content_slice
+            kl, label_loss = self.mixture.kl(
+                mean[:, content], std[:, content], labels, label_weight
+            )
+            label_loss = label_loss.mean()
+            normal = normal[: len(normal) - cfg.latent_dim]  # the content comes last
+            kl = kl + kl_standard_normal(mean[:, normal], std[:, normal])
         else:
-            kl = kl_standard_normal(mean, std).mean()
-        return LossOutput(loss=rec + beta * kl, reconstruction=rec, kl=kl)
+            kl = kl_standard_normal(mean[:, normal], std[:, normal])
+        if circular:
+            kl = kl + kl_wrapped_normal_uniform(std[:, circular])
+        kl = kl.mean()
+        loss = rec + beta * kl if label_loss is None else rec + beta * kl + label_loss
+        return LossOutput(loss=loss, reconstruction=rec, kl=kl)

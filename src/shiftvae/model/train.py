@@ -24,6 +24,7 @@ from shiftvae.errors import (
     TrainingDivergedError,
     write_error,
 )
+from shiftvae.model.classes import LABEL_WEIGHT
 from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
@@ -123,10 +124,15 @@ class TrainOptions:
     resume: bool = False  # continue from checkpoint_path if it exists
     precision: str = "fp32"  # "fp32", or "bf16": the decoder's pixel MLP in mixed precision
     warmup: float = 0.0  # share of the epochs decoded without the conventional latents
+    class_start: float = 0.5  # with classes: share of the epochs before the mixture starts
 
     def warmup_epochs(self) -> int:
         """Epochs at the start during which the decoder sees the position only."""
         return round(self.warmup * self.epochs)
+
+    def class_start_epoch(self) -> int:
+        """The epoch at whose start a model with classes sets its mixture prior."""
+        return round(self.class_start * self.epochs)
 
 
 def save_checkpoint(
@@ -208,10 +214,12 @@ def train_module(
     options: TrainOptions,
     history: History | None = None,
     anchors: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> History:
     """Optimise ``module`` on ``data`` (N, *S), already on the target device.
 
     ``anchors`` (N, 2): registered position angles of the patches (see ``module.prepare``).
+    ``labels`` (N,): for a model with classes, a class per patch or -1 (unknown).
 
     Mini-batches are drawn by a seeded permutation each epoch; the reparameterisation noise
     comes from a generator seeded from ``options.seed``, so a CPU run is reproducible bit for
@@ -255,6 +263,7 @@ def train_module(
                 ckpt,
                 every,
                 anchors,
+                labels,
             )
     except torch.cuda.OutOfMemoryError as exc:
         module.load_state_dict(good["module"])
@@ -324,12 +333,33 @@ def _prepare(module, data: torch.Tensor, batch_size: int, anchors=None) -> torch
         return torch.cat([module.prepare(x, a) for x, a in zip(data.split(batch_size), parts)])
 
 
+def _label_weight(labels: torch.Tensor | None, n: int) -> float:
+    """Cross-entropy weight of one labelled input: the labelled inputs' mean cross-entropy
+    then weighs ``LABEL_WEIGHT`` against the mean ELBO of an input, however few they are."""
+    known = 0 if labels is None else int((labels >= 0).sum())
+    return LABEL_WEIGHT * n / known if known else 0.0
+
+
+@torch.no_grad()
+def _start_mixture(module, data, prepared, labels, options: TrainOptions) -> None:
+    """Set a model's class mixture from the content latents' means of every patch."""
+    module.eval()
+    size = options.batch_size * 10
+    parts = [None] * math.ceil(len(data) / size) if prepared is None else prepared.split(size)
+    means = torch.cat([module.inference(x, p)[0] for x, p in zip(data.split(size), parts)])
+    content = means[:, module.layout.content_slice].float().cpu().numpy()
+    known = None if labels is None else labels.cpu().numpy()
+    module.mixture.start(content.astype("float64"), known, options.seed)
+    module.train()
+
+
 def _run_epochs(
-    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every, anchors
+    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every, anchors, labels
 ) -> None:
     """The epoch loop of :func:`train_module` (``good`` is updated after each epoch)."""
     device = data.device
     n = data.shape[0]
+    label_weight = _label_weight(labels, n)
     n_batches = math.ceil(n / options.batch_size)
     bar = tqdm(
         range(first_epoch, options.epochs),
@@ -341,6 +371,9 @@ def _run_epochs(
     prepared = _prepare(module, data, options.batch_size, anchors)  # the same every epoch
     for epoch in bar:
         tic = time.perf_counter()
+        mixture = module.mixture
+        if mixture is not None and not mixture.ready and epoch >= options.class_start_epoch():
+            _start_mixture(module, data, prepared, labels, options)
         beta = options.beta(epoch, options.epochs)
         content = epoch >= options.warmup_epochs()
         sums = torch.zeros(3, device=device)  # loss, reconstruction, kl (summed over batches)
@@ -355,7 +388,16 @@ def _run_epochs(
                 device=device,
             )
             ready = None if prepared is None else prepared.index_select(0, idx)
-            out = module.loss(x, beta, noise, content=content, prepared=ready)
+            known = None if labels is None else labels.index_select(0, idx)
+            out = module.loss(
+                x,
+                beta,
+                noise,
+                content=content,
+                prepared=ready,
+                labels=known,
+                label_weight=label_weight,
+            )
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()

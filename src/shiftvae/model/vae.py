@@ -99,6 +99,10 @@ class ShiftVAE:
     period : float, optional
         Lattice period in patch pixels: the orientation anchor reads this ring of the power
         spectrum (None: a broad band).
+    classes : int
+        K >= 2 adds a categorical latent: each input belongs to one of K classes, a Gaussian
+        component of the conventional latents' prior, summed out exactly in training
+        (:mod:`shiftvae.model.classes`); 0: none.
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -132,6 +136,7 @@ class ShiftVAE:
         scale: Literal["isotropic", "axes"] | None = None,
         scale_range: float = 0.1,
         period: float | None = None,
+        classes: int = 0,
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -153,6 +158,7 @@ class ShiftVAE:
         self.config = replace(
             self.config, **_pose_options(self.config, rotation, scale, scale_range, period)
         )
+        self.config = replace(self.config, classes=_check_classes(classes))
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(self.config.seed)
             self.module_ = ShiftVAEModule(self.config)
@@ -200,6 +206,7 @@ class ShiftVAE:
         resume: bool = False,
         precision: Literal["fp32", "bf16"] = "fp32",
         warmup: float | Literal["auto"] = "auto",
+        labels: ArrayLike | None = None,
     ) -> History:
         """Train on ``X`` (N, *data_shape) and return the per-epoch history.
 
@@ -237,6 +244,10 @@ class ShiftVAE:
             it sits.  "auto": 0.2 for the canvas decoder with a position latent (without it,
             its conventional latents learn the phase of periodic patterns and never
             collapse), else 0; 0 as well when the model has been trained before.
+        labels : array (N,) of int, optional
+            For a model with classes: the class of each input known, -1 for the others.  The
+            labelled inputs place their classes when the mixture starts, and each keeps to
+            its own class (semi-supervised, :mod:`shiftvae.model.classes`).
 
         Returns
         -------
@@ -273,8 +284,23 @@ class ShiftVAE:
         if fit is not None and not len(self.history_) and not resuming:
             fit.set_scale(tensor)  # the aligned motif's input scale, from the first data seen
         anchors = self._register(X, tensor)
-        train_module(self.module_, tensor, options, self.history_, anchors)
+        known = self._check_labels(labels, len(tensor), dev)
+        train_module(self.module_, tensor, options, self.history_, anchors, known)
         return self.history_
+
+    def _check_labels(self, labels: ArrayLike | None, n: int, dev) -> torch.Tensor | None:
+        """Labels as a (N,) int64 tensor on ``dev``, or an InputError naming what is wrong."""
+        if labels is None:
+            return None
+        k = self.config.classes
+        if not k:
+            raise InputError("labels need a model with classes (classes=K)")
+        arr = np.asarray(labels)
+        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+            raise InputError(f"labels must be {n} integers (one per input, -1: unknown)")
+        if arr.min() < -1 or arr.max() >= k:
+            raise InputError(f"labels must be classes 0 to {k - 1}, or -1 for unknown")
+        return torch.as_tensor(arr.astype(np.int64), device=dev)
 
     @torch.no_grad()
     def _register(self, X: ArrayLike, tensor: torch.Tensor) -> torch.Tensor | None:
@@ -316,7 +342,7 @@ class ShiftVAE:
         anchors = None
         if isinstance(X, Patches):
             anchors = self._register(X, torch.as_tensor(self._check_data(X), device=dev))
-        means, stds = [], []
+        means, stds, logits = [], [], []
         for start in range(0, n, batch_size):
             # validated and converted one batch at a time: no full-size copy of X is made
             chunk = torch.as_tensor(
@@ -327,6 +353,11 @@ class ShiftVAE:
                 prepared = self.module_.prepare(chunk, anchors[start : start + batch_size])
             try:
                 mean, std = self.module_.inference(chunk, prepared)
+                if self.module_.mixture is not None and self.module_.mixture.ready:
+                    content = self.module_.layout.content_slice
+                    logits.append(
+                        self.module_.mixture.log_posterior(mean[:, content], std[:, content])
+                    )
             except torch.cuda.OutOfMemoryError as exc:
                 raise DeviceMemoryError(
                     f"the GPU ran out of memory encoding {len(chunk)} inputs at a time; "
@@ -336,6 +367,13 @@ class ShiftVAE:
             stds.append(std.float().cpu().numpy())
         mean = np.concatenate(means).astype(np.float64)
         std = np.concatenate(stds).astype(np.float64)
+        probs = None
+        if logits:
+            probs = torch.softmax(torch.cat(logits), 1).cpu().numpy().astype(np.float64)
+        return replace(self._encoding(mean, std), class_probs=probs)
+
+    def _encoding(self, mean: np.ndarray, std: np.ndarray) -> Encoding:
+        """The Encoding of the continuous latents' means and stds (N, size)."""
         d = self.shift_dim
         if self.config.pose_dim:
             return self._posed_encoding(mean, std)
@@ -444,6 +482,15 @@ class ShiftVAE:
         latents = torch.as_tensor(np.concatenate(parts, axis=1), device=self.device)
         out = self.module_.generative(latents)
         return mean_image(out, self.config.likelihood).float().cpu().numpy()
+
+    def class_motifs(self) -> np.ndarray:
+        """(K, *data_shape): each class's motif, decoded at the centre of its component of the
+        mixture, without shift or pose change (an InputError for a model without classes, or
+        one not trained long enough to have started them)."""
+        mixture = self.module_.mixture
+        if mixture is None or not bool(mixture.ready):
+            raise InputError("this model has no trained classes (fit with classes=K)")
+        return self.decode(mixture.mean.detach().cpu().numpy())
 
     def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """Decode the encoded means of ``X`` (shift re-applied)."""
@@ -635,6 +682,15 @@ def _make_config(
         coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
     )
+
+
+def _check_classes(classes: Any) -> int:
+    """The number of classes: 0 (none) or an integer >= 2."""
+    if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes in (1,):
+        raise InputError(f"classes must be 0 (none) or an integer >= 2, got {classes!r}")
+    if classes < 0:
+        raise InputError(f"classes must be 0 (none) or an integer >= 2, got {classes!r}")
+    return int(classes)
 
 
 def _pose_options(config, rotation, scale, scale_range, period) -> dict[str, Any]:

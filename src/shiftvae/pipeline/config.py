@@ -49,6 +49,10 @@ class FitConfig:
     Gaussian shift, the MLP encoder and the canvas decoder: a polycrystal's grains share no
     lattice for the torus position to live on.
 
+    ``classes`` K gives every patch one of K classes, a Gaussian component of the conventional
+    latents' prior trained with them (:mod:`shiftvae.model.classes`); ``labels`` is a CSV of
+    a few known classes (row, col, class), each given to the patch whose centre is nearest.
+
     ``background`` is the std (px) of the Gaussian blur subtracted from the image before
     cutting patches, so that a thickness ramp or a detector gradient does not take a latent
     ("auto": 8 periods of the lattice model, none otherwise; None: keep it).  ``likelihood``
@@ -88,6 +92,8 @@ class FitConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     rotation: int | Literal["auto"] | None = None
     scale: Literal["isotropic", "axes"] | None = None
+    classes: int | None = None
+    labels: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.analysis.classes import class_summary
 from shiftvae.analysis.column_errors import column_errors
 from shiftvae.analysis.columns import Columns, column_summary, find_columns
 from shiftvae.analysis.dislocations import describe_dislocations
@@ -31,6 +32,7 @@ from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patc
 from shiftvae.errors import InputError
 from shiftvae.io.column_positions import read_column_positions
 from shiftvae.io.hyperspy import is_signal, signal_images
+from shiftvae.io.labels import read_labels
 from shiftvae.io.validate import check_image, check_patches
 from shiftvae.lattice.centers import cut_patches
 from shiftvae.lattice.estimate import Lattice
@@ -156,7 +158,10 @@ def fit_image(
     model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
-    train_model(model, patches, geo.epochs, config, progress, checkpoint, resume, checkpoint_every)
+    labels = patch_labels(config.labels, patches, config.classes)
+    train_model(
+        model, patches, geo.epochs, config, progress, checkpoint, resume, checkpoint_every, labels
+    )
     timings["train"] = time.perf_counter() - tic
     tic = time.perf_counter()
     encoding, maps = encode_and_map(model, patches, geo, config)
@@ -244,8 +249,10 @@ def train_model(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     checkpoint_every: int = 0,
+    labels: np.ndarray | None = None,
 ) -> None:
-    """Train ``model`` on ``data`` with the optimisation settings of ``config``."""
+    """Train ``model`` on ``data`` with the optimisation settings of ``config`` (``labels``:
+    a class per patch or -1, for a model with classes)."""
     model.fit(
         data,
         epochs=epochs,
@@ -258,6 +265,7 @@ def train_model(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         resume=resume,
+        labels=labels,
     )
 
 
@@ -299,6 +307,7 @@ def build_model(
         rotation=geo.rotation or None,
         scale=config.scale,
         period=None if geo.ring_period is None else geo.ring_period / geo.binning,
+        classes=config.classes or 0,
         seed=config.seed,
     )
 
@@ -345,6 +354,8 @@ def encode_and_map(
     encoding.shift_mean *= b  # shifts in pixels of the original image
     encoding.shift_std *= b
     maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
+    if encoding.class_probs is not None:
+        maps.class_probs = encoding.class_probs.T.reshape(-1, *patches.grid_shape)
     if maps.lattice_phase is not None and geo.lattice is not None and not geo.rotation:
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo.lattice.vectors)
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
@@ -371,6 +382,28 @@ def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] 
         "disagree": int((np.abs(gap) > np.pi / 4).any(axis=1).sum()),
         "cells": len(reg.branch),
     }
+
+
+def patch_labels(path, patches: Patches, classes: int | None) -> np.ndarray | None:
+    """A class per patch (-1: unknown) from the labels CSV ``path`` (row, col px, class),
+    each label given to the patch whose centre is nearest, or None without a file."""
+    if path is None:
+        return None
+    points, given = read_labels(path, classes)
+    from scipy.spatial import cKDTree
+
+    distance, nearest = cKDTree(patches.centers).query(points)
+    far = distance > patches.window
+    if far.any():
+        i = int(np.flatnonzero(far)[0])
+        raise InputError(
+            f"label {i + 1} in {path} at ({points[i, 0]:g}, {points[i, 1]:g}) px is not on "
+            f"any patch (the nearest centre is {distance[i]:.0f} px away)"
+        )
+    labels = np.full(len(patches), -1, dtype=np.int64)
+    labels[nearest] = given
+    log.info("%d patches labelled from %s", int((labels >= 0).sum()), path)
+    return labels
 
 
 def _lattice_patches(work: Image, geo: Geometry, b: int, config: FitConfig) -> Patches:
@@ -463,4 +496,6 @@ def map_metrics(maps: LatentMaps, model: ShiftVAE) -> dict[str, Any]:
     }
     if maps.phases is not None:
         out["n_phases"] = int(maps.phases.max()) + 1
+    if maps.class_probs is not None:
+        out["classes"] = class_summary(maps.class_probs)
     return out

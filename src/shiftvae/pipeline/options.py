@@ -341,6 +341,24 @@ OPTIONS: tuple[Option, ...] = (
         words=(None,),
     ),
     Option(
+        "classes",
+        "int",
+        "a class per patch, K kinds (defects, variants, phases): a Gaussian mixture prior on "
+        "the conventional latents, trained with them; a class map with probabilities (none: "
+        "no classes)",
+        words=(None,),
+        low=2,
+        metavar="K",
+    ),
+    Option(
+        "labels",
+        "csv",
+        "a few known classes: a CSV with row, col (px) and class (0 to K-1) per line; each "
+        "labels the patch whose centre is nearest (semi-supervised; needs --classes)",
+        words=(None,),
+        metavar="FILE.csv",
+    ),
+    Option(
         "likelihood",
         "choice",
         "'gaussian' at the image's noise level, or the paper's 'bernoulli' (auto: gaussian "
@@ -452,6 +470,9 @@ def check_fit_options(options: Any, flags: bool = False) -> None:
             f"{columns} gives the patch centres: it works with {centers} 'atoms' or "
             f"'auto', not {get('centers')!r}"
         )
+    if get("labels") is not None and get("classes") is None:
+        labels, classes = (BY_NAME[n].cli if flags else n for n in ("labels", "classes"))
+        raise InputError(f"{labels} gives known classes: it needs {classes} K")
     if get("rotation") is not None or get("scale") is not None:
         for name, refused in (("decoder", ("lattice",)), ("encoder", ("lattice", "conv"))):
             if get(name) in refused:

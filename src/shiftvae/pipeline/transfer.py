@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,47 @@ def transfer_image(
     return FitResult(image, patches, model, encoding, maps, config, metrics, timings, geo, *physics)
 
 
+@dataclass
+class Prediction:
+    """The classes of a new image under a trained model with classes (:func:`predict`).
+
+    Attributes
+    ----------
+    classes : ndarray of int (rows, cols)
+        The most probable class of every cell.
+    probabilities : ndarray (K, rows, cols)
+        q(c | x) of every class in every cell.
+    latents : ndarray (l, rows, cols)
+        The conventional latents' means.
+    centers : ndarray (rows, cols, 2)
+        The patch centres, (row, col) px of the image.
+    """
+
+    classes: np.ndarray
+    probabilities: np.ndarray
+    latents: np.ndarray
+    centers: np.ndarray
+
+
+def predict(model: ShiftVAE | str | Path, image: Image | np.ndarray | str | Path) -> Prediction:
+    """The classes of every cell of ``image`` under a trained ``model`` with classes (or the
+    path of its ``model.pt``), without training: the image is cut and encoded as
+    :func:`transfer_image` does.
+
+    Examples
+    --------
+    >>> found = sv.predict("run1/model.pt", "frame2.dm3")  # doctest: +SKIP
+    >>> found.classes.shape == found.probabilities.shape[1:]  # doctest: +SKIP
+    True
+    """
+    if not isinstance(model, ShiftVAE):
+        model = load_model(model)
+    if not model.config.classes:
+        raise InputError("this model has no classes: fit it with --classes K to predict them")
+    maps = transfer_image(model, image).maps
+    return Prediction(maps.classes, maps.class_probs, maps.z, maps.centers)
+
+
 def _config(values: dict[str, Any]) -> FitConfig:
     """The FitConfig stored in a model's metadata (sequences back to tuples)."""
     values = dict(values)
@@ -93,4 +135,4 @@ def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
 
 
-__all__ = ["transfer_image"]
+__all__ = ["Prediction", "predict", "transfer_image"]

@@ -83,6 +83,23 @@ def traversal_grid(images: np.ndarray, values: np.ndarray, title: str = "") -> F
     return fig
 
 
+def motif_strip(motifs: np.ndarray, title: str = "class motifs") -> Figure:
+    """One decoded motif per class side by side (K, h, w) or curves (K, L)."""
+    k = len(motifs)
+    fig, axes = plt.subplots(1, k, figsize=(1.6 * k + 0.4, 2.2), squeeze=False)
+    for c, ax in enumerate(axes[0]):
+        if motifs.ndim == 2:
+            ax.plot(motifs[c], lw=0.8, color="k")
+        else:
+            ax.imshow(motifs[c], cmap="gray", vmin=motifs.min(), vmax=motifs.max())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"class {c}", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def history_curves(history: dict[str, Sequence[float]], title: str = "Training") -> Figure:
     """Loss, reconstruction and KL per epoch, with beta on a second axis."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -150,9 +167,14 @@ def image_with_grid(
 
 
 def phase_overlay(
-    image: np.ndarray, phases: np.ndarray, centers: np.ndarray, step: int, title: str = "phases"
+    image: np.ndarray,
+    phases: np.ndarray,
+    centers: np.ndarray,
+    step: int,
+    title: str = "phases",
+    label: str = "phase",
 ) -> Figure:
-    """Phase labels drawn semi-transparently over the image."""
+    """Phase (or class) labels drawn semi-transparently over the image."""
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.imshow(image, cmap="gray")
     c = centers
@@ -168,7 +190,7 @@ def phase_overlay(
         vmin=-0.5,
         vmax=n - 0.5,
     )
-    fig.colorbar(im, ax=ax, ticks=range(n), shrink=0.85, label="phase")
+    fig.colorbar(im, ax=ax, ticks=range(n), shrink=0.85, label=label)
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -77,10 +77,28 @@ COLUMN_FIELDS = [
 ]
 
 
-def write_columns_csv(path: Path, columns, image) -> Path:
+def write_columns_csv(path: Path, columns, image, maps=None) -> Path:
     """One row per column found: its cell, sublattice, position and its standard error,
     height and (for all but the reference sublattice 0) its displacement from its cage with
-    its standard error, in pm where calibrated, and whether it stands above that error."""
+    its standard error, in pm where calibrated, and whether it stands above that error.
+    With the fit's ``maps``, the latents of the patch whose centre is nearest the column
+    (z1, z2, ...) and, with classes, its class and that class's probability."""
+    fields = list(COLUMN_FIELDS)
+    per_patch = {}
+    if maps is not None:
+        from scipy.spatial import cKDTree
+
+        patch_values = {f"z{i + 1}": m.ravel() for i, m in enumerate(maps.z)}
+        if maps.class_probs is not None:
+            patch_values["class"] = maps.classes.ravel()
+            patch_values["class_probability"] = maps.class_probs.max(0).ravel()
+        fields += list(patch_values)
+        found = np.isfinite(columns.positions).all(-1)
+        nearest = np.zeros(columns.heights.shape, dtype=int)
+        if found.any():
+            tree = cKDTree(maps.centers.reshape(-1, 2))
+            nearest[found] = tree.query(columns.positions[found])[1]
+        per_patch = {k: v[nearest] for k, v in patch_values.items()}
     moved = displacements(columns, image)
     errors = displacement_errors(columns, image)
     spread = columns.position_std
@@ -100,6 +118,9 @@ def write_columns_csv(path: Path, columns, image) -> Path:
                     "col_px": round(float(col), 3),
                     "height": round(float(columns.heights[i, j, s]), 5),
                 }
+                for key, values in per_patch.items():
+                    value = values[i, j, s]
+                    entry[key] = int(value) if key == "class" else round(float(value), 4)
                 if spread is not None and np.isfinite(spread[i, j, s]).all():
                     entry.update(
                         row_std_px=round(float(spread[i, j, s, 0]), 4),
@@ -120,7 +141,7 @@ def write_columns_csv(path: Path, columns, image) -> Path:
                             above_noise=int(above_noise(values[i, j], std)),
                         )
                 rows.append(entry)
-    return write_csv_atomic(path, COLUMN_FIELDS, rows)
+    return write_csv_atomic(path, fields, rows)
 
 
 def write_outputs(folder: Path, result, started: float, figures: bool = True) -> None:
@@ -132,7 +153,7 @@ def write_outputs(folder: Path, result, started: float, figures: bool = True) ->
     try:
         write_results_h5(folder / "results.h5", result)
         if getattr(result, "columns", None) is not None:
-            write_columns_csv(folder / "columns.csv", result.columns, result.image)
+            write_columns_csv(folder / "columns.csv", result.columns, result.image, result.maps)
         result.model.save(folder / "model.pt")
         figs = fit_figures(result, folder / "figures") if figures else None
         write_fit_report(folder / "report.html", result, figs)

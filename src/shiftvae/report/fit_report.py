@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from shiftvae.analysis.classes import CONFIDENT, class_uncertainty
 from shiftvae.analysis.columns import above_noise, displacement_errors, displacements
 from shiftvae.analysis.dislocations import describe_dislocations
 from shiftvae.analysis.manifold import latent_traversal
@@ -171,11 +172,36 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "phases",
             "Gaussian-mixture phases of the conventional latents over the image",
         )
-    colors = (
-        {"phase": maps.phases.ravel()}
-        if maps.phases is not None
-        else {"row": maps.centers[..., 0].ravel()}
-    )
+    if maps.class_probs is not None:
+        add(
+            figures.phase_overlay(
+                img.data, maps.classes, maps.centers, maps.step, "classes", "class"
+            ),
+            "classes",
+            "the most probable class of every cell (the mixture prior's components)",
+        )
+        add(
+            figures.map_panels(
+                class_uncertainty(maps.class_probs)[None],
+                ["1 - probability of the class"],
+                ext,
+                unit,
+                cmap="magma",
+                title="class uncertainty",
+            ),
+            "class_uncertainty",
+            f"uncertain where above {1 - CONFIDENT:g}: cells between classes",
+        )
+        add(
+            figures.motif_strip(model.class_motifs()),
+            "class_motifs",
+            "each class's motif, decoded at the centre of its component",
+        )
+    colors = {"row": maps.centers[..., 0].ravel()}
+    if maps.phases is not None:
+        colors = {"phase": maps.phases.ravel()}
+    if maps.class_probs is not None:
+        colors = {"class": maps.classes.ravel()}
     add(
         figures.latent_scatter(enc.z_mean, colors, title="latent distribution"),
         "latent_distribution",
@@ -251,6 +277,16 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
         rows.append(["training", "none: encoded with a trained model (fit --transfer)"])
     if "n_phases" in m:
         rows.append(["phases (BIC)", m["n_phases"]])
+    if "classes" in m:
+        c = m["classes"]
+        rows.append(
+            [
+                "classes (cells per class)",
+                f"{', '.join(str(n) for n in c['counts'])}; mean probability "
+                f"{c['mean_probability']:.3f}, {c['uncertain_cells']} uncertain, "
+                f"{c['boundary_cells']} on boundaries",
+            ]
+        )
     rows.append(["strain, rotation (GPA)", _strain_text(m.get("strain"))])
     if "grains" in m:
         g = m["grains"]

@@ -1,0 +1,169 @@
+"""Classes with known truth: ``fit --classes K`` against a Gaussian mixture on the latents.
+
+Cases (``shiftvae.synthetic.class_crystals``), each at two noise levels:
+
+* ``variants``: four polarisation variants (B displaced along +-a1, +-a2) in 8 domains;
+* ``interface``: two phases (B/A 0.25 and 0.6) meeting at a curved interface;
+* ``defects``: a honeycomb with vacancies, substitutions and adatoms (K = 4 with pristine).
+
+Methods:
+
+* ``classes``: ``fit_image`` with ``classes=K`` (the mixture prior trained with the latents);
+* ``gmm``: ``fit_image`` with defaults, then a K-component Gaussian mixture on the
+  standardised latent means (today's phases with K given);
+* ``classes-N``: ``classes=K`` with N labelled cells per class (``--labels 1 5 20``),
+  scored on the unlabelled cells;
+* ``--peers``: pyroVED's jiVAE (unsupervised) and ssiVAE (with the same labels) on the
+  default fit's patches, in ``.venv-bench`` (:mod:`classes_peers`).
+
+Per-cell scores against the class at each patch centre: the adjusted Rand index, and the
+accuracy after matching classes to truth (Hungarian).  Written to
+``benchmarks/results/bench_classes.json``.
+
+    .venv/bin/python benchmarks/bench_classes.py                    # all cases, ~15 min
+    .venv/bin/python benchmarks/bench_classes.py --cases variants --noise 0.08
+    .venv/bin/python benchmarks/bench_classes.py --cases defects --labels 1 5 20
+    .venv/bin/python benchmarks/bench_classes.py --labels 5 --peers   # + pyroVED, ~1 h
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
+
+import shiftvae as sv
+from shiftvae.pipeline.fit import FitConfig
+from shiftvae.synthetic.class_crystals import (
+    honeycomb_defects,
+    interface_phases,
+    polarisation_variants,
+)
+from shiftvae.synthetic.crystal_scene import Microscope
+
+HERE = Path(__file__).resolve().parent
+CASES = {
+    "variants": (polarisation_variants, 4),
+    "interface": (interface_phases, 2),
+    "defects": (honeycomb_defects, 4),
+}
+
+
+def matched_accuracy(truth: np.ndarray, found: np.ndarray, k: int) -> float:
+    """Share of cells whose class, after the best one-to-one matching of classes, is true."""
+    table = np.zeros((k, k))
+    np.add.at(table, (truth, found), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(truth))
+
+
+def scores(truth: np.ndarray, found: np.ndarray, k: int, keep=None) -> dict:
+    keep = np.ones(len(truth), bool) if keep is None else keep
+    t, f = truth[keep], found[keep]
+    return {
+        "ari": round(float(adjusted_rand_score(t, f)), 3),
+        "accuracy": round(matched_accuracy(t, f, k), 3),
+    }
+
+
+def pick_labels(truth: np.ndarray, per_class: int, k: int, seed: int) -> np.ndarray:
+    """``per_class`` random cells of each class labelled, -1 elsewhere."""
+    rng = np.random.default_rng(seed)
+    labels = np.full(len(truth), -1)
+    for c in range(k):
+        where = np.flatnonzero(truth == c)
+        labels[rng.choice(where, min(per_class, len(where)), replace=False)] = c
+    return labels
+
+
+def run_peers(patches, cells, k: int, labels: dict, epochs: int) -> dict:
+    """pyroVED's jiVAE and ssiVAE on these patches, in .venv-bench (or {} without it)."""
+    python = HERE.parent / ".venv-bench" / "bin" / "python"
+    if not python.is_file():
+        print("no .venv-bench: pyroVED not run (bash benchmarks/setup_bench_env.sh)")
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "case.npz"
+        extra = {f"labels_{n}": v for n, v in labels.items()}
+        np.savez(npz, patches=patches, truth=cells, classes=k, **extra)
+        script = HERE / "classes_peers.py"
+        cmd = [str(python), str(script), str(npz), "--epochs", str(epochs)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers: int = 0) -> dict:
+    make, k = CASES[name]
+    image, truth = make(microscope=Microscope(noise_level=noise), seed=seed)
+    out: dict = {"case": name, "noise": noise, "classes": k}
+    tic = time.perf_counter()
+    base = sv.fit_image(image, FitConfig(seed=seed), progress=False)
+    centres = base.patches.centers
+    cells = truth.classes(centres)
+    out["cells"] = np.bincount(cells, minlength=k).tolist()
+    z = base.encoding.z_mean
+    z = (z - z.mean(0)) / z.std(0)
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(k, random_state=seed, n_init=3).fit_predict(z)
+    out["gmm"] = {**scores(cells, gmm, k), "seconds": round(time.perf_counter() - tic, 1)}
+    tic = time.perf_counter()
+    fit = sv.fit_image(image, FitConfig(seed=seed, classes=k), progress=False)
+    found = fit.encoding.classes
+    out["classes"] = {**scores(cells, found, k), "seconds": round(time.perf_counter() - tic, 1)}
+    chosen = {}
+    for n in label_counts:
+        labels = chosen[n] = pick_labels(cells, n, k, seed)
+        from shiftvae.pipeline import fit as pipeline
+
+        model = pipeline.build_model(
+            fit.patches.data.shape[1:],
+            fit.geometry,
+            fit.config,
+            pipeline.patch_noise(fit.patches.data, fit.config),
+        )
+        pipeline.train_model(
+            model, fit.patches, fit.geometry.epochs, fit.config, False, labels=labels
+        )
+        got = model.encode(fit.patches).classes
+        unknown = labels < 0
+        accuracy = float((got[unknown] == cells[unknown]).mean())
+        out[f"classes-{n}"] = {
+            "accuracy": round(accuracy, 3),
+            "ari": round(float(adjusted_rand_score(cells[unknown], got[unknown])), 3),
+        }
+    if peers:
+        out.update(run_peers(base.patches.data, cells, k, chosen, peers))
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--noise", nargs="+", type=float, default=[0.08, 0.2])
+    p.add_argument("--labels", nargs="*", type=int, default=[])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--peers", type=int, nargs="?", const=100, default=0, help="pyroVED's epochs (100)"
+    )
+    p.add_argument("--json", type=Path, default=HERE / "results" / "bench_classes.json")
+    args = p.parse_args()
+    results = [
+        run_case(name, noise, args.labels, args.seed, args.peers)
+        for name in args.cases
+        for noise in args.noise
+    ]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
