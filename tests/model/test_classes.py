@@ -30,6 +30,9 @@ def a_mixture(k=3, dim=2, seed=0):
         prior.mean.copy_(torch.randn(k, dim, generator=gen) * 2)
         prior.log_std.copy_(torch.randn(k, dim, generator=gen) * 0.3)
         prior.logits.copy_(torch.randn(k, generator=gen))
+    assert not prior.ready
+    prior.load_state_dict({**prior.state_dict(), "count": torch.tensor(k)})  # as model.pt does
+    assert prior.ready and prior.classes == k
     return prior
 
 

@@ -109,3 +109,11 @@ def test_bad_labels_stop_the_fit_in_one_sentence(tmp_path, capsys):
     labels.write_text("row,col,class\n10,10,0\n5000,10,1\n")
     assert main(argv) == 2
     assert "is not on any patch" in capsys.readouterr().err
+
+
+def test_auto_chooses_the_two_phases_of_the_interface():
+    image, truth = interface_phases(size=256, seed=0)
+    fit = sv.fit_image(image, sv.FitConfig(classes="auto"), progress=False)
+    assert fit.model.config.auto_classes and fit.maps.class_probs.shape[0] == 2
+    cells = truth.classes(fit.patches.centers)
+    assert adjusted_rand_score(cells, fit.encoding.classes) > 0.85

@@ -9,12 +9,12 @@ chosen by the Bayesian information criterion.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Literal
 
 import numpy as np
 
 from shiftvae.errors import InputError
+from shiftvae.model.classes import fit_mixture
 from shiftvae.types import Encoding, LatentMaps, Patches
 
 __all__ = ["geometric_phase", "latent_maps", "phase_fractions"]
@@ -164,7 +164,7 @@ def _phase_labels(z: np.ndarray, phases: Literal["auto"] | int, seed: int) -> np
     from threadpoolctl import threadpool_limits  # with sklearn: imported only when needed
 
     with threadpool_limits(limits=1, user_api="blas"):
-        fits = [_fit_mixture(fit_x, k, seed) for k in counts]
+        fits = [fit_mixture(fit_x, k, seed) for k in counts]
         best = min(fits, key=lambda m: m.bic(fit_x))
         labels = best.predict(x)
     if phases != "auto" and best.n_components != int(phases):
@@ -176,23 +176,6 @@ def _phase_labels(z: np.ndarray, phases: Literal["auto"] | int, seed: int) -> np
         )
     order = np.argsort(-np.bincount(labels, minlength=best.n_components), kind="stable")
     return np.argsort(order)[labels].astype(np.int64)
-
-
-def _fit_mixture(x: np.ndarray, k: int, seed: int):
-    """A full-covariance mixture of ``k`` components; non-convergence is logged, not raised."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    model = GaussianMixture(n_components=k, covariance_type="full", random_state=seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(x)
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            logger.info("Gaussian mixture with %d components: %s", k, w.message)
-        else:  # anything else is not ours to swallow
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return model
 
 
 def phase_fractions(maps: LatentMaps) -> dict[int, float]:

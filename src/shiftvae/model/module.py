@@ -72,6 +72,7 @@ class ModelConfig:
     scale_range: float = 0.1  # one prior unit of a scale latent: exp(0.1) relative size
     period: float | None = None  # lattice period in patch px: the orientation anchor's ring
     classes: int = 0  # K: a categorical latent with K classes (0: none)
+    auto_classes: bool = False  # K is the most classes; the number used is chosen by BIC
     seed: int = 0
 
     @property
@@ -127,7 +128,7 @@ class ShiftVAEModule(nn.Module):
             self._start_pose_at_the_anchor(n_latent)
         self.mixture = None
         if config.classes:  # the class: a mixture prior on the content latents
-            self.mixture = MixturePrior(config.classes, config.latent_dim)
+            self.mixture = MixturePrior(config.classes, config.latent_dim, config.auto_classes)
         hidden = config.decoder_hidden or config.hidden
         if config.decoder == "lattice":
             self.decoder = LatticeDecoder(
@@ -340,7 +341,7 @@ class ShiftVAEModule(nn.Module):
         circular = self.layout.circular
         normal = [i for i in range(mean.shape[1]) if i not in circular]
         label_loss = None
-        if self.mixture is not None and bool(self.mixture.ready):
+        if self.mixture is not None and self.mixture.ready:
             content = self.layout.content_slice
             kl, label_loss = self.mixture.kl(
                 mean[:, content], std[:, content], labels, label_weight

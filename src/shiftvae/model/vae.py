@@ -19,6 +19,7 @@ import torch
 from shiftvae._version import __version__
 from shiftvae.errors import DeviceMemoryError, InputError
 from shiftvae.lattice.registration import Registration, register
+from shiftvae.model.classes import AUTO_CLASSES
 from shiftvae.model.likelihood import mean_image
 from shiftvae.model.module import ModelConfig, ShiftVAEModule
 from shiftvae.model.pose import SCALE_MODES, check_symmetry_order
@@ -99,10 +100,11 @@ class ShiftVAE:
     period : float, optional
         Lattice period in patch pixels: the orientation anchor reads this ring of the power
         spectrum (None: a broad band).
-    classes : int
+    classes : int or "auto"
         K >= 2 adds a categorical latent: each input belongs to one of K classes, a Gaussian
         component of the conventional latents' prior, summed out exactly in training
-        (:mod:`shiftvae.model.classes`); 0: none.
+        (:mod:`shiftvae.model.classes`); "auto": K from 2 to 6, the best separated (by
+        silhouette) in the latents when the classes start; 0: none.
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -136,7 +138,8 @@ class ShiftVAE:
         scale: Literal["isotropic", "axes"] | None = None,
         scale_range: float = 0.1,
         period: float | None = None,
-        classes: int = 0,
+        classes: int | Literal["auto"] = 0,
+        auto_classes: bool = False,
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -158,7 +161,9 @@ class ShiftVAE:
         self.config = replace(
             self.config, **_pose_options(self.config, rotation, scale, scale_range, period)
         )
-        self.config = replace(self.config, classes=_check_classes(classes))
+        auto = auto_classes or (isinstance(classes, str) and classes == "auto")
+        count = AUTO_CLASSES if isinstance(classes, str) and auto else classes
+        self.config = replace(self.config, classes=_check_classes(count), auto_classes=auto)
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(self.config.seed)
             self.module_ = ShiftVAEModule(self.config)
@@ -488,9 +493,9 @@ class ShiftVAE:
         mixture, without shift or pose change (an InputError for a model without classes, or
         one not trained long enough to have started them)."""
         mixture = self.module_.mixture
-        if mixture is None or not bool(mixture.ready):
+        if mixture is None or not mixture.ready:
             raise InputError("this model has no trained classes (fit with classes=K)")
-        return self.decode(mixture.mean.detach().cpu().numpy())
+        return self.decode(mixture.mean[: mixture.classes].detach().cpu().numpy())
 
     def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """Decode the encoded means of ``X`` (shift re-applied)."""
@@ -686,10 +691,9 @@ def _make_config(
 
 def _check_classes(classes: Any) -> int:
     """The number of classes: 0 (none) or an integer >= 2."""
-    if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes in (1,):
-        raise InputError(f"classes must be 0 (none) or an integer >= 2, got {classes!r}")
-    if classes < 0:
-        raise InputError(f"classes must be 0 (none) or an integer >= 2, got {classes!r}")
+    whole = isinstance(classes, int | np.integer) and not isinstance(classes, bool)
+    if not whole or classes == 1 or classes < 0:
+        raise InputError(f"classes must be 0 (none), an integer >= 2 or 'auto', got {classes!r}")
     return int(classes)
 
 

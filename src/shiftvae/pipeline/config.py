@@ -50,7 +50,8 @@ class FitConfig:
     lattice for the torus position to live on.
 
     ``classes`` K gives every patch one of K classes, a Gaussian component of the conventional
-    latents' prior trained with them (:mod:`shiftvae.model.classes`); ``labels`` is a CSV of
+    latents' prior trained with them (:mod:`shiftvae.model.classes`; "auto": K from 2 to 6,
+    the best separated in the latents); ``labels`` is a CSV of
     a few known classes (row, col, class), each given to the patch whose centre is nearest.
 
     ``background`` is the std (px) of the Gaussian blur subtracted from the image before
@@ -92,7 +93,7 @@ class FitConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     rotation: int | Literal["auto"] | None = None
     scale: Literal["isotropic", "axes"] | None = None
-    classes: int | None = None
+    classes: int | Literal["auto"] | None = None
     labels: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -158,7 +158,7 @@ def fit_image(
     model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
-    labels = patch_labels(config.labels, patches, config.classes)
+    labels = patch_labels(config.labels, patches, model.config.classes)
     train_model(
         model, patches, geo.epochs, config, progress, checkpoint, resume, checkpoint_every, labels
     )
@@ -384,7 +384,7 @@ def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] 
     }
 
 
-def patch_labels(path, patches: Patches, classes: int | None) -> np.ndarray | None:
+def patch_labels(path, patches: Patches, classes: int) -> np.ndarray | None:
     """A class per patch (-1: unknown) from the labels CSV ``path`` (row, col px, class),
     each label given to the patch whose centre is nearest, or None without a file."""
     if path is None:

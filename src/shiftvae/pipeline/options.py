@@ -344,9 +344,9 @@ OPTIONS: tuple[Option, ...] = (
         "classes",
         "int",
         "a class per patch, K kinds (defects, variants, phases): a Gaussian mixture prior on "
-        "the conventional latents, trained with them; a class map with probabilities (none: "
-        "no classes)",
-        words=(None,),
+        "the conventional latents, trained with them; a class map with probabilities (auto: "
+        "K from 2 to 6, the best separated; none: no classes)",
+        words=(AUTO, None),
         low=2,
         metavar="K",
     ),
