@@ -4,7 +4,10 @@ Cases (``shiftvae.synthetic.class_crystals``), each at two noise levels:
 
 * ``variants``: four polarisation variants (B displaced along +-a1, +-a2) in 8 domains;
 * ``interface``: two phases (B/A 0.25 and 0.6) meeting at a curved interface;
-* ``defects``: a honeycomb with vacancies, substitutions and adatoms (K = 4 with pristine).
+* ``defects``: a honeycomb with vacancies, substitutions and adatoms (K = 4 with pristine);
+* ``series``: four frames of the interface in which phase 1 grows (the interface advances
+  by 40 px a frame), fitted together in one latent space (``fit_images``); scored over the
+  cells of all frames, and by the share of phase 1 found in each frame against the truth's.
 
 Methods:
 
@@ -120,6 +123,35 @@ def run_peers(patches, cells, clear, k: int, labels: dict, epochs: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_series(noise: float, seed: int) -> dict:
+    """Four frames in which phase 1 grows, fitted together (with and without classes)."""
+    from sklearn.mixture import GaussianMixture
+
+    frames = [
+        interface_phases(microscope=Microscope(noise_level=noise), seed=seed, advance=a)
+        for a in (-60.0, -20.0, 20.0, 60.0)
+    ]
+    images = [f[0] for f in frames]
+    out: dict = {"case": "series", "noise": noise, "seed": seed, "k": 2}
+    base = sv.fit_images(images, FitConfig(seed=seed), progress=False)
+    cells = [t.classes(r.patches.centers) for (_, t), r in zip(frames, base.results)]
+    truth = np.concatenate(cells)
+    z = np.concatenate([r.encoding.z_mean for r in base.results])
+    z = (z - z.mean(0)) / z.std(0)
+    gmm = GaussianMixture(2, random_state=seed, n_init=3).fit_predict(z)
+    fit = sv.fit_images(images, FitConfig(seed=seed, classes=2), progress=False)
+    found = np.concatenate([r.encoding.classes for r in fit.results])
+    one = 1 if np.mean(found[truth == 1] == 1) > 0.5 else 0  # which class is phase 1
+    out["gmm"] = scores(truth, gmm, 2)
+    out["classes"] = scores(truth, found, 2)
+    out["phase1_share_true"] = [round(float(np.mean(c == 1)), 3) for c in cells]
+    out["phase1_share_found"] = [
+        round(float(np.mean(r.encoding.classes == one)), 3) for r in fit.results
+    ]
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers: int = 0) -> dict:
     make, k = CASES[name]
     image, truth = make(microscope=Microscope(noise_level=noise), seed=seed)
@@ -179,7 +211,8 @@ def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    names = [*CASES, "series"]
+    p.add_argument("--cases", nargs="+", default=names, choices=names)
     p.add_argument("--noise", nargs="+", type=float, default=[0.08, 0.2])
     p.add_argument("--labels", nargs="*", type=int, default=[])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -189,7 +222,9 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=HERE / "results" / "bench_classes.json")
     args = p.parse_args()
     results = [
-        run_case(name, noise, args.labels, seed, args.peers)
+        run_series(noise, seed)
+        if name == "series"
+        else run_case(name, noise, args.labels, seed, args.peers)
         for name in args.cases
         for noise in args.noise
         for seed in args.seeds

@@ -119,9 +119,11 @@ def interface_phases(
     rotation_deg: float = 3.0,
     microscope: Microscope | None = None,
     seed: int = 0,
+    advance: float = 0.0,
 ) -> tuple[np.ndarray, ClassTruth]:
     """Two phases (classes 0, 1) on one lattice, B at ``b_ratio_other`` and ``b_ratio`` of
-    A, meeting at a smooth curved interface.
+    A, meeting at a smooth curved interface; ``advance`` (px) moves the interface into
+    phase 0 (frames of a series in which phase 1 grows: the same seed, a growing advance).
 
     Examples
     --------
@@ -132,7 +134,7 @@ def interface_phases(
     params = dict(locals())
     shape, vectors, _, a, b, microscope, rng = _setup(params)
     wall = _wall(shape, rng)
-    classify = lambda p: (wall(p) > 0).astype(int)  # noqa: E731
+    classify = lambda p: (wall(p) > -advance).astype(int)  # noqa: E731
     heights = np.where(classify(b) == 1, b_ratio, b_ratio_other)
     columns = {"A": (a, np.ones(len(a))), "B": (b, heights)}
     image, drift, sites = _record(shape, columns, cell / 10, microscope, rng)
