@@ -209,6 +209,37 @@ def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers:
     return out
 
 
+def _worst(runs: list[dict], method: str, field: str = "ari") -> str:
+    """The lowest score of a method over seeds: all cells / clear cells."""
+    got = [r[method] for r in runs if method in r]
+    if not got:
+        return "-"
+    low = min(g[field] for g in got)
+    inner = [g["clear"][field] for g in got if "clear" in g]
+    return f"{low:.2f} / {min(inner):.2f}" if inner else f"{low:.2f}"
+
+
+def _worst_labelled(runs: list[dict], method: str) -> str:
+    """The lowest accuracy of a labelled method over seeds: all / clear unlabelled cells."""
+    got = [r[method] for r in runs if method in r]
+    if not got:
+        return "-"
+    low = min(g["accuracy"] for g in got)
+    return f"{low:.2f} / {min(g['clear_accuracy'] for g in got):.2f}"
+
+
+def table(results: list[dict]) -> str:
+    """Markdown rows: the worst seed of each case and noise (ARI all / clear cells; with
+    labels, accuracy on the unlabelled cells all / clear)."""
+    rows = []
+    for case, noise in sorted({(r["case"], r["noise"]) for r in results}, key=str):
+        runs = [r for r in results if r["case"] == case and r["noise"] == noise]
+        cells = [_worst(runs, m) for m in ("classes", "gmm", "jiVAE")]
+        cells += [_worst_labelled(runs, m) for m in ("classes-5", "ssiVAE-5", "classes-20")]
+        rows.append(f"| {case}@{noise} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     names = [*CASES, "series"]
@@ -220,7 +251,11 @@ def main() -> None:
         "--peers", type=int, nargs="?", const=100, default=0, help="pyroVED's epochs (100)"
     )
     p.add_argument("--json", type=Path, default=HERE / "results" / "bench_classes.json")
+    p.add_argument("--table", nargs="+", type=Path, help="print the table of these results")
     args = p.parse_args()
+    if args.table:
+        print(table([r for path in args.table for r in json.loads(path.read_text())]))
+        return
     results = [
         run_series(noise, seed)
         if name == "series"
