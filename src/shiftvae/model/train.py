@@ -29,6 +29,8 @@ from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
 
+CLASS_START = 0.95  # share of the epochs trained with the N(0, I) prior before the classes
+
 
 @dataclass(frozen=True)
 class BetaSchedule:
@@ -124,7 +126,8 @@ class TrainOptions:
     resume: bool = False  # continue from checkpoint_path if it exists
     precision: str = "fp32"  # "fp32", or "bf16": the decoder's pixel MLP in mixed precision
     warmup: float = 0.0  # share of the epochs decoded without the conventional latents
-    class_start: float = 0.5  # with classes: share of the epochs before the mixture starts
+    class_start: float | None = None  # with classes: share of the epochs before the mixture
+    # starts (None: CLASS_START)
 
     def warmup_epochs(self) -> int:
         """Epochs at the start during which the decoder sees the position only."""
@@ -132,7 +135,8 @@ class TrainOptions:
 
     def class_start_epoch(self) -> int:
         """The epoch at whose start a model with classes sets its mixture prior."""
-        return round(self.class_start * self.epochs)
+        share = CLASS_START if self.class_start is None else self.class_start
+        return round(share * self.epochs)
 
 
 def save_checkpoint(
