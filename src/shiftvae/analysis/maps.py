@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from shiftvae.analysis.mixture import fit_mixture
 from shiftvae.errors import InputError
-from shiftvae.model.classes import fit_mixture
 from shiftvae.types import Encoding, LatentMaps, Patches
 
 __all__ = ["geometric_phase", "latent_maps", "phase_fractions"]
