@@ -29,7 +29,11 @@ from shiftvae.model.module import ShiftVAEModule
 
 log = logging.getLogger(__name__)
 
-CLASS_START = 0.95  # share of the epochs trained with the N(0, I) prior before the classes
+# share of the epochs trained with the N(0, I) prior before the classes start: late without
+# labels (the latents of the default model, refined), early with labels (time for them to
+# act); each the better worst case of benchmarks/bench_classes.py at 0.5 and 0.95
+CLASS_START = 0.95
+CLASS_START_LABELLED = 0.5
 
 
 @dataclass(frozen=True)
@@ -127,15 +131,16 @@ class TrainOptions:
     precision: str = "fp32"  # "fp32", or "bf16": the decoder's pixel MLP in mixed precision
     warmup: float = 0.0  # share of the epochs decoded without the conventional latents
     class_start: float | None = None  # with classes: share of the epochs before the mixture
-    # starts (None: CLASS_START)
+    # starts (None: CLASS_START, or CLASS_START_LABELLED when there are labels)
 
     def warmup_epochs(self) -> int:
         """Epochs at the start during which the decoder sees the position only."""
         return round(self.warmup * self.epochs)
 
-    def class_start_epoch(self) -> int:
+    def class_start_epoch(self, labelled: bool = False) -> int:
         """The epoch at whose start a model with classes sets its mixture prior."""
-        share = CLASS_START if self.class_start is None else self.class_start
+        share = CLASS_START_LABELLED if labelled else CLASS_START
+        share = share if self.class_start is None else self.class_start
         return round(share * self.epochs)
 
 
@@ -376,7 +381,8 @@ def _run_epochs(
     for epoch in bar:
         tic = time.perf_counter()
         mixture = module.mixture
-        if mixture is not None and not mixture.ready and epoch >= options.class_start_epoch():
+        start = options.class_start_epoch(labels is not None)
+        if mixture is not None and not mixture.ready and epoch >= start:
             _start_mixture(module, data, prepared, labels, options)
         beta = options.beta(epoch, options.epochs)
         content = epoch >= options.warmup_epochs()
