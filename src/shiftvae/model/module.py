@@ -72,7 +72,7 @@ class ModelConfig:
     scale_range: float = 0.1  # one prior unit of a scale latent: exp(0.1) relative size
     period: float | None = None  # lattice period in patch px: the orientation anchor's ring
     classes: int = 0  # K: a categorical latent with K classes (0: none)
-    auto_classes: bool = False  # K is the most classes; the number used is chosen by BIC
+    auto_classes: bool = False  # K is the most classes; the number used is the best separated
     seed: int = 0
 
     @property
@@ -347,7 +347,8 @@ class ShiftVAEModule(nn.Module):
                 mean[:, content], std[:, content], labels, label_weight
             )
             label_loss = label_loss.mean()
-            normal = normal[: len(normal) - cfg.latent_dim]  # the content comes last
+            inside = range(mean.shape[1])[content]
+            normal = [i for i in normal if i not in inside]  # the rest of the N(0, 1) latents
             kl = kl + kl_standard_normal(mean[:, normal], std[:, normal])
         else:
             kl = kl_standard_normal(mean[:, normal], std[:, normal])
