@@ -17,6 +17,8 @@ silx, h5web and NeXpy show the maps directly)::
                                 probabilities (K, rows, cols), uncertainty (rows, cols) =
                                 1 - the chosen class's probability, boundaries (rows, cols)
                                 1 where a neighbour has another class; attrs counts (JSON)
+      property_maps NXdata      values (P, rows, cols)  predicted properties (with --values),
+                                std (P, rows, cols) their error bars; attrs names (JSON)
       strain_maps   NXdata      strain (3, H, W)        exx, eyy, exy in % (x right, y down),
                                                          NaN where the fringes are unclear;
                                 dislocations (N, 8): core row, col px, Burgers vector
@@ -33,7 +35,8 @@ silx, h5web and NeXpy show the maps directly)::
       encoding      NXcollection z_mean, z_std, shift_mean, shift_std, centers (N, 2) px,
                                  phase_mean, phase_std (torus position only),
                                  orientation_mean/_std (deg), scale_mean/_std (with pose),
-                                 class_probs (N, K) (with classes)
+                                 class_probs (N, K) (with classes),
+                                 values, value_std (N, P) (with properties)
       history       NXcollection loss, reconstruction, kl, beta, seconds per epoch
       attrs: config, geometry, metrics (JSON), pixel_size, unit, source, shiftvae version
 """
@@ -75,6 +78,8 @@ ENCODING_KEYS = (
     "scale_mean",
     "scale_std",
     "class_probs",
+    "values",
+    "value_std",
 )
 
 
@@ -192,6 +197,13 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         e["scale_maps/scale"].attrs["units"] = "relative lattice parameter"
     if maps.class_probs is not None:
         _class_map(e, maps, y, x, unit)
+    if maps.values is not None:
+        what = "predicted properties (P, rows, cols), in the units of the values given"
+        _nxdata(e, "property_maps", "values", maps.values.astype(np.float32), y, x, unit, what)
+        g = e["property_maps"]
+        g.create_dataset("std", data=maps.value_std.astype(np.float32))
+        g["std"].attrs["long_name"] = "error bar (1 sigma) of each prediction"
+        g.attrs["names"] = json.dumps(list(maps.value_names))
     if maps.registration is not None:
         what = "registered displacement (px), axes (row, col), mean removed"
         disp = maps.registration[:2].astype(np.float32)
@@ -407,6 +419,7 @@ def load_results(out_dir: str | Path) -> Results:
                 scale=e["scale_maps/scale"][()] if "scale_maps" in e else None,
                 registration=_registration(e),
                 class_probs=(e["class_map/probabilities"][()] if "class_map" in e else None),
+                **_property_maps(e),
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}
@@ -491,6 +504,18 @@ def _class_map(e: h5py.Group, maps: LatentMaps, y, x, unit: str) -> None:
     g["uncertainty"].attrs["long_name"] = "1 - the most probable class's probability"
     g["boundaries"].attrs["long_name"] = "1 where a neighbouring cell has another class"
     g.attrs["counts"] = json.dumps(class_summary(maps.class_probs)["counts"])
+
+
+def _property_maps(e: h5py.Group) -> dict[str, Any]:
+    """LatentMaps' values, value_std and value_names, if the file has property maps."""
+    if "property_maps" not in e:
+        return {}
+    g = e["property_maps"]
+    return {
+        "values": g["values"][()].astype(np.float64),
+        "value_std": g["std"][()].astype(np.float64),
+        "value_names": tuple(json.loads(g.attrs["names"])),
+    }
 
 
 def _registration(e: h5py.Group) -> np.ndarray | None:

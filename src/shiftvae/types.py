@@ -103,6 +103,9 @@ class Encoding:
         column (isotropic) or one per motif axis, and its std.
     class_probs : ndarray, shape (N, K), or None
         With classes: q(c | x), each row summing to one.
+    values, value_std : ndarray, shape (N, P), or None
+        With properties: the regression head's prediction of each, and its error bar (the
+        latents' uncertainty carried through the head, plus the residual noise).
     """
 
     z_mean: np.ndarray
@@ -116,6 +119,8 @@ class Encoding:
     scale_mean: np.ndarray | None = None
     scale_std: np.ndarray | None = None
     class_probs: np.ndarray | None = None
+    values: np.ndarray | None = None
+    value_std: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.z_mean.shape[0])
@@ -156,6 +161,9 @@ class LatentMaps:
         antiphase boundary).
     class_probs : ndarray, shape (K, rows, cols), or None
         With classes: the probability of each class in every cell.
+    values, value_std : ndarray, shape (P, rows, cols), or None
+        With properties: each property's prediction in every cell and its error bar, in the
+        units of the values given; ``value_names`` names them.
     """
 
     z: np.ndarray
@@ -170,6 +178,9 @@ class LatentMaps:
     scale: np.ndarray | None = None
     registration: np.ndarray | None = None
     class_probs: np.ndarray | None = None
+    values: np.ndarray | None = None
+    value_std: np.ndarray | None = None
+    value_names: tuple[str, ...] = ()
 
     @property
     def classes(self) -> np.ndarray | None:

@@ -35,6 +35,7 @@ BAD = {
     "scale": ("shear", "shear"),
     "classes": (1, "1"),
     "labels": ("labels.txt", "labels.txt"),
+    "values": ("values.txt", "values.txt"),
     "likelihood": ("poisson", "poisson"),
     "noise": (0.0, "0"),
     "coord_frequency": (-2.0, "-2"),

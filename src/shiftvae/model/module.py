@@ -43,6 +43,7 @@ from shiftvae.model.position import (
     kl_wrapped_normal_uniform,
     position_part,
 )
+from shiftvae.model.regression import RegressionHead
 
 POSE_START_LOG_STD = -2.0  # initial log-std of the pose corrections
 # the lattice coder's position stays within a quarter cell of its (registered) anchor
@@ -73,6 +74,7 @@ class ModelConfig:
     period: float | None = None  # lattice period in patch px: the orientation anchor's ring
     classes: int = 0  # K: a categorical latent with K classes (0: none)
     auto_classes: bool = False  # K is the most classes; the number used is the best separated
+    properties: tuple[str, ...] = ()  # continuous properties predicted by a regression head
     seed: int = 0
 
     @property
@@ -129,6 +131,9 @@ class ShiftVAEModule(nn.Module):
         self.mixture = None
         if config.classes:  # the class: a mixture prior on the content latents
             self.mixture = MixturePrior(config.classes, config.latent_dim, config.auto_classes)
+        self.regression = None
+        if config.properties:  # values known at a few inputs, predicted from the content
+            self.regression = RegressionHead(config.latent_dim, len(config.properties))
         hidden = config.decoder_hidden or config.hidden
         if config.decoder == "lattice":
             self.decoder = LatticeDecoder(
@@ -314,6 +319,8 @@ class ShiftVAEModule(nn.Module):
         prepared: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         label_weight: float = 0.0,
+        values: torch.Tensor | None = None,
+        value_weight: float = 0.0,
     ) -> LossOutput:
         """Negative ELBO (batch mean) with KL weight ``beta``.
 
@@ -325,7 +332,9 @@ class ShiftVAEModule(nn.Module):
         With classes (once the mixture is started), the content latents' prior is the mixture
         and the class is summed out (:class:`~shiftvae.model.classes.MixturePrior`);
         ``labels`` (B,) gives a class or -1 per input, and ``label_weight`` the weight of a
-        labelled input's cross-entropy.
+        labelled input's cross-entropy.  With properties, ``values`` (B, P; NaN: unknown)
+        add ``value_weight`` times the regression head's negative log-likelihood of each
+        known value (:class:`~shiftvae.model.regression.RegressionHead`).
         """
         mean, std = self.inference(x, prepared)
         if noise is None:
@@ -356,4 +365,7 @@ class ShiftVAEModule(nn.Module):
             kl = kl + kl_wrapped_normal_uniform(std[:, circular])
         kl = kl.mean()
         loss = rec + beta * kl if label_loss is None else rec + beta * kl + label_loss
+        if values is not None and self.regression is not None and value_weight:
+            content_mean = mean[:, self.layout.content_slice]
+            loss = loss + value_weight * self.regression.nll(content_mean, values).mean()
         return LossOutput(loss=loss, reconstruction=rec, kl=kl)

@@ -26,6 +26,7 @@ from shiftvae.errors import (
 )
 from shiftvae.model.classes import LABEL_WEIGHT
 from shiftvae.model.module import ShiftVAEModule
+from shiftvae.model.regression import VALUE_WEIGHT
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +225,13 @@ def train_module(
     history: History | None = None,
     anchors: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
+    values: torch.Tensor | None = None,
 ) -> History:
     """Optimise ``module`` on ``data`` (N, *S), already on the target device.
 
     ``anchors`` (N, 2): registered position angles of the patches (see ``module.prepare``).
     ``labels`` (N,): for a model with classes, a class per patch or -1 (unknown).
+    ``values`` (N, P): for a model with properties, their values, NaN where unknown.
 
     Mini-batches are drawn by a seeded permutation each epoch; the reparameterisation noise
     comes from a generator seeded from ``options.seed``, so a CPU run is reproducible bit for
@@ -273,6 +276,7 @@ def train_module(
                 every,
                 anchors,
                 labels,
+                values,
             )
     except torch.cuda.OutOfMemoryError as exc:
         module.load_state_dict(good["module"])
@@ -349,26 +353,53 @@ def _label_weight(labels: torch.Tensor | None, n: int) -> float:
     return LABEL_WEIGHT * n / known if known else 0.0
 
 
+def _value_weight(values: torch.Tensor | None, n: int) -> float:
+    """Negative log-likelihood weight of one input with a known value, spread as
+    :func:`_label_weight` spreads the classes' (``VALUE_WEIGHT``)."""
+    known = 0 if values is None else int(torch.isfinite(values).any(1).sum())
+    return VALUE_WEIGHT * n / known if known else 0.0
+
+
+@torch.no_grad()
+def _latent_means(module, data, prepared, batch_size: int) -> torch.Tensor:
+    """The content latents' means of every input (N, l), in evaluation mode."""
+    was = module.training
+    module.eval()
+    size = batch_size * 10
+    parts = [None] * math.ceil(len(data) / size) if prepared is None else prepared.split(size)
+    means = torch.cat([module.inference(x, p)[0] for x, p in zip(data.split(size), parts)])
+    module.train(was)
+    return means[:, module.layout.content_slice].float()
+
+
 @torch.no_grad()
 def _start_mixture(module, data, prepared, labels, options: TrainOptions) -> None:
     """Set a model's class mixture from the content latents' means of every patch."""
-    module.eval()
-    size = options.batch_size * 10
-    parts = [None] * math.ceil(len(data) / size) if prepared is None else prepared.split(size)
-    means = torch.cat([module.inference(x, p)[0] for x, p in zip(data.split(size), parts)])
-    content = means[:, module.layout.content_slice].float().cpu().numpy()
+    content = _latent_means(module, data, prepared, options.batch_size).cpu().numpy()
     known = None if labels is None else labels.cpu().numpy()
     module.mixture.start(content.astype("float64"), known, options.seed)
-    module.train()
 
 
 def _run_epochs(
-    module, data, options, history, optimizer, gen, first_epoch, good, ckpt, every, anchors, labels
+    module,
+    data,
+    options,
+    history,
+    optimizer,
+    gen,
+    first_epoch,
+    good,
+    ckpt,
+    every,
+    anchors,
+    labels,
+    values,
 ) -> None:
     """The epoch loop of :func:`train_module` (``good`` is updated after each epoch)."""
     device = data.device
     n = data.shape[0]
     label_weight = _label_weight(labels, n)
+    value_weight = _value_weight(values, n)
     n_batches = math.ceil(n / options.batch_size)
     bar = tqdm(
         range(first_epoch, options.epochs),
@@ -399,6 +430,7 @@ def _run_epochs(
             )
             ready = None if prepared is None else prepared.index_select(0, idx)
             known = None if labels is None else labels.index_select(0, idx)
+            measured = None if values is None else values.index_select(0, idx)
             out = module.loss(
                 x,
                 beta,
@@ -407,6 +439,8 @@ def _run_epochs(
                 prepared=ready,
                 labels=known,
                 label_weight=label_weight,
+                values=measured,
+                value_weight=value_weight,
             )
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
@@ -435,3 +469,5 @@ def _run_epochs(
         if options.on_epoch_end is not None:
             options.on_epoch_end(epoch, history)
     bar.close()
+    if values is not None and module.regression is not None:
+        module.regression.settle(_latent_means(module, data, prepared, options.batch_size), values)

@@ -105,6 +105,10 @@ class ShiftVAE:
         component of the conventional latents' prior, summed out exactly in training
         (:mod:`shiftvae.model.classes`); "auto": K from 2 to 6, the best separated (by
         silhouette) in the latents when the classes start; 0: none.
+    properties : int or sequence of str
+        Continuous properties known at a few inputs (``fit(values=...)``) and predicted for
+        every input by a linear head on the conventional latents, trained with the VAE
+        (:mod:`shiftvae.model.regression`); their names, or how many ("value1", ...).
     seed : int
         Seeds the weights, the mini-batch order and the sampling noise.
 
@@ -140,6 +144,7 @@ class ShiftVAE:
         period: float | None = None,
         classes: int | Literal["auto"] = 0,
         auto_classes: bool = False,
+        properties: int | Sequence[str] = (),
         seed: int = 0,
     ):
         self.config = _make_config(
@@ -164,6 +169,7 @@ class ShiftVAE:
         auto = auto_classes or (isinstance(classes, str) and classes == "auto")
         count = AUTO_CLASSES if isinstance(classes, str) and auto else classes
         self.config = replace(self.config, classes=_check_classes(count), auto_classes=auto)
+        self.config = replace(self.config, properties=_check_properties(properties))
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(self.config.seed)
             self.module_ = ShiftVAEModule(self.config)
@@ -212,6 +218,7 @@ class ShiftVAE:
         precision: Literal["fp32", "bf16"] = "fp32",
         warmup: float | Literal["auto"] = "auto",
         labels: ArrayLike | None = None,
+        values: ArrayLike | None = None,
     ) -> History:
         """Train on ``X`` (N, *data_shape) and return the per-epoch history.
 
@@ -253,6 +260,9 @@ class ShiftVAE:
             For a model with classes: the class of each input known, -1 for the others.  The
             labelled inputs place their classes when the mixture starts, and each keeps to
             its own class (semi-supervised, :mod:`shiftvae.model.classes`).
+        values : array (N,) or (N, P) of float, optional
+            For a model with properties: their values where known, NaN elsewhere.  They
+            train the regression head, and through it shape the latents.
 
         Returns
         -------
@@ -290,8 +300,32 @@ class ShiftVAE:
             fit.set_scale(tensor)  # the aligned motif's input scale, from the first data seen
         anchors = self._register(X, tensor)
         known = self._check_labels(labels, len(tensor), dev)
-        train_module(self.module_, tensor, options, self.history_, anchors, known)
+        measured = self._check_values(values, len(tensor), dev)
+        train_module(self.module_, tensor, options, self.history_, anchors, known, measured)
         return self.history_
+
+    def _check_values(self, values: ArrayLike | None, n: int, dev) -> torch.Tensor | None:
+        """Values as an (N, P) float32 tensor on ``dev`` (NaN: unknown), or an InputError."""
+        if values is None:
+            return None
+        p = len(self.config.properties)
+        if not p:
+            raise InputError("values need a model with properties (properties=['name', ...])")
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"values must be numbers, {n} rows of {p} (NaN: unknown)") from None
+        arr = arr[:, None] if arr.ndim == 1 and p == 1 else arr
+        if arr.shape != (n, p):
+            raise InputError(f"values must be {n} rows of {p} (NaN: unknown), got {arr.shape}")
+        if np.isinf(arr).any():
+            raise InputError("values must be finite numbers, or NaN for unknown")
+        if np.isnan(arr).all(0).any():
+            raise InputError("every property needs a value for at least one input")
+        tensor = torch.as_tensor(arr, dtype=torch.float32, device=dev)
+        if not len(self.history_):
+            self.module_.regression.set_scale(tensor)  # the values' units, from the first fit
+        return tensor
 
     def _check_labels(self, labels: ArrayLike | None, n: int, dev) -> torch.Tensor | None:
         """Labels as a (N,) int64 tensor on ``dev``, or an InputError naming what is wrong."""
@@ -347,7 +381,7 @@ class ShiftVAE:
         anchors = None
         if isinstance(X, Patches):
             anchors = self._register(X, torch.as_tensor(self._check_data(X), device=dev))
-        means, stds, logits = [], [], []
+        means, stds, logits, predicted = [], [], [], []
         for start in range(0, n, batch_size):
             # validated and converted one batch at a time: no full-size copy of X is made
             chunk = torch.as_tensor(
@@ -363,6 +397,10 @@ class ShiftVAE:
                     logits.append(
                         self.module_.mixture.log_posterior(mean[:, content], std[:, content])
                     )
+                if self.module_.regression is not None:
+                    content = self.module_.layout.content_slice
+                    both = self.module_.regression.predict(mean[:, content])
+                    predicted.append(torch.stack(both).float().cpu().numpy())
             except torch.cuda.OutOfMemoryError as exc:
                 raise DeviceMemoryError(
                     f"the GPU ran out of memory encoding {len(chunk)} inputs at a time; "
@@ -375,7 +413,11 @@ class ShiftVAE:
         probs = None
         if logits:
             probs = torch.softmax(torch.cat(logits), 1).cpu().numpy().astype(np.float64)
-        return replace(self._encoding(mean, std), class_probs=probs)
+        encoding = replace(self._encoding(mean, std), class_probs=probs)
+        if predicted:
+            both = np.concatenate(predicted, 1).astype(np.float64)
+            encoding = replace(encoding, values=both[0], value_std=both[1])
+        return encoding
 
     def _encoding(self, mean: np.ndarray, std: np.ndarray) -> Encoding:
         """The Encoding of the continuous latents' means and stds (N, size)."""
@@ -599,6 +641,7 @@ def load_model(path: str | Path) -> ShiftVAE:
         cfg["lattice"] = np.asarray(cfg["lattice"], dtype=np.float64)
     if cfg.get("decoder_hidden") is not None:
         cfg["decoder_hidden"] = tuple(cfg["decoder_hidden"])
+    cfg["properties"] = tuple(cfg.get("properties", ()))
     model = ShiftVAE(**cfg)
     model.module_.load_state_dict(state["state_dict"])
     model.history_ = History.from_dict(state.get("history", {}))
@@ -687,6 +730,20 @@ def _make_config(
         coord_frequency=None if coord_frequency is None else float(coord_frequency),
         seed=int(seed),
     )
+
+
+def _check_properties(properties: Any) -> tuple[str, ...]:
+    """Property names: a count becomes value1, value2, ...; names must be distinct."""
+    if isinstance(properties, int | np.integer) and not isinstance(properties, bool):
+        if properties < 0:
+            raise InputError(f"properties must be a count >= 0 or names, got {properties!r}")
+        return tuple(f"value{i + 1}" for i in range(int(properties)))
+    if isinstance(properties, str) or not all(isinstance(n, str) and n for n in properties):
+        raise InputError(f"properties must be a count or a list of names, got {properties!r}")
+    names = tuple(properties)
+    if len(set(names)) != len(names):
+        raise InputError(f"property names must be distinct, got {list(names)}")
+    return names
 
 
 def _check_classes(classes: Any) -> int:

@@ -53,6 +53,9 @@ class FitConfig:
     latents' prior trained with them (:mod:`shiftvae.model.classes`; "auto": K from 2 to 6,
     the best separated in the latents); ``labels`` is a CSV of
     a few known classes (row, col, class), each given to the patch whose centre is nearest.
+    ``values`` is a CSV of a few measured values (row, col, one column per property): a
+    regression head on the latents learns them and predicts each property in every cell
+    (:mod:`shiftvae.model.regression`).
 
     ``background`` is the std (px) of the Gaussian blur subtracted from the image before
     cutting patches, so that a thickness ramp or a detector gradient does not take a latent
@@ -95,6 +98,7 @@ class FitConfig:
     scale: Literal["isotropic", "axes"] | None = None
     classes: int | Literal["auto"] | None = None
     labels: str | None = None
+    values: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

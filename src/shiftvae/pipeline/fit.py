@@ -32,7 +32,7 @@ from shiftvae.data.patches import CLIP_PERCENTILES, extract_patches, minmax_patc
 from shiftvae.errors import InputError
 from shiftvae.io.column_positions import read_column_positions
 from shiftvae.io.hyperspy import is_signal, signal_images
-from shiftvae.io.labels import read_labels
+from shiftvae.io.labels import read_labels, read_values
 from shiftvae.io.validate import check_image, check_patches
 from shiftvae.lattice.centers import cut_patches
 from shiftvae.lattice.estimate import Lattice
@@ -155,12 +155,25 @@ def fit_image(
     physics = lattice_physics(image, geo, measured, config.reference)
     timings["physics"] = time.perf_counter() - tic
     geo = geo.with_(epochs=fit_epochs(len(patches), config))
-    model = build_model(patches.data.shape[1:], geo, config, patch_noise(patches.data, config))
+    known = None if config.values is None else read_values(config.values)
+    names = () if known is None else known[2]
+    noise = patch_noise(patches.data, config)
+    model = build_model(patches.data.shape[1:], geo, config, noise, names)
     model.metadata.update(geometry_metadata(image, patches, geo, config))
     tic = time.perf_counter()
     labels = patch_labels(config.labels, patches, model.config.classes)
+    values = None if known is None else patch_values(config.values, known, patches)
     train_model(
-        model, patches, geo.epochs, config, progress, checkpoint, resume, checkpoint_every, labels
+        model,
+        patches,
+        geo.epochs,
+        config,
+        progress,
+        checkpoint,
+        resume,
+        checkpoint_every,
+        labels,
+        values,
     )
     timings["train"] = time.perf_counter() - tic
     tic = time.perf_counter()
@@ -250,9 +263,11 @@ def train_model(
     resume: bool = False,
     checkpoint_every: int = 0,
     labels: np.ndarray | None = None,
+    values: np.ndarray | None = None,
 ) -> None:
     """Train ``model`` on ``data`` with the optimisation settings of ``config`` (``labels``:
-    a class per patch or -1, for a model with classes)."""
+    a class per patch or -1, for a model with classes; ``values``: (N, P) or NaN, for a model
+    with properties)."""
     model.fit(
         data,
         epochs=epochs,
@@ -266,6 +281,7 @@ def train_model(
         checkpoint_every=checkpoint_every,
         resume=resume,
         labels=labels,
+        values=values,
     )
 
 
@@ -280,10 +296,14 @@ def patch_noise(data: np.ndarray, config: FitConfig) -> float:
 
 
 def build_model(
-    patch_shape: tuple[int, ...], geo: Geometry, config: FitConfig, noise: float = 0.1
+    patch_shape: tuple[int, ...],
+    geo: Geometry,
+    config: FitConfig,
+    noise: float = 0.1,
+    properties: tuple[str, ...] = (),
 ) -> ShiftVAE:
-    """The (untrained) model of a fit: the config's network with the geometry's parts, and
-    ``noise`` the std of a Gaussian likelihood."""
+    """The (untrained) model of a fit: the config's network with the geometry's parts,
+    ``noise`` the std of a Gaussian likelihood, and a regression head for ``properties``."""
     likelihood = geo.likelihood or config.likelihood
     log.info(
         "%s likelihood%s",
@@ -308,6 +328,7 @@ def build_model(
         scale=config.scale,
         period=None if geo.ring_period is None else geo.ring_period / geo.binning,
         classes=config.classes or 0,
+        properties=properties,
         seed=config.seed,
     )
 
@@ -356,6 +377,10 @@ def encode_and_map(
     maps = latent_maps(encoding, patches, phases=config.phases, seed=config.seed)
     if encoding.class_probs is not None:
         maps.class_probs = encoding.class_probs.T.reshape(-1, *patches.grid_shape)
+    if encoding.values is not None:
+        maps.values = encoding.values.T.reshape(-1, *patches.grid_shape)
+        maps.value_std = encoding.value_std.T.reshape(-1, *patches.grid_shape)
+        maps.value_names = model.config.properties
     if maps.lattice_phase is not None and geo.lattice is not None and not geo.rotation:
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo.lattice.vectors)
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
@@ -384,12 +409,25 @@ def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] 
     }
 
 
-def patch_labels(path, patches: Patches, classes: int) -> np.ndarray | None:
-    """A class per patch (-1: unknown) from the labels CSV ``path`` (row, col px, class),
-    each label given to the patch whose centre is nearest, or None without a file."""
-    if path is None:
-        return None
-    points, given = read_labels(path, classes)
+def patch_values(path, known, patches: Patches) -> np.ndarray:
+    """(N, P) values per patch (NaN: unknown) from the values CSV ``path`` as read by
+    :func:`~shiftvae.io.labels.read_values` (``known``), each row given to the patch whose
+    centre is nearest (rows on one patch: their mean)."""
+    points, given, _ = known
+    nearest = _nearest_patches(path, points, patches, "value")
+    values = np.full((len(patches), given.shape[1]), np.nan)
+    for p in range(given.shape[1]):
+        have = np.isfinite(given[:, p])
+        sums = np.bincount(nearest[have], given[have, p], len(patches))
+        counts = np.bincount(nearest[have], minlength=len(patches))
+        values[counts > 0, p] = sums[counts > 0] / counts[counts > 0]
+    log.info("%d patches with values from %s", int(np.isfinite(values).any(1).sum()), path)
+    return values
+
+
+def _nearest_patches(path, points: np.ndarray, patches: Patches, what: str) -> np.ndarray:
+    """The patch whose centre is nearest each point (M, 2), or one sentence naming the
+    first point on no patch."""
     from scipy.spatial import cKDTree
 
     distance, nearest = cKDTree(patches.centers).query(points)
@@ -397,9 +435,19 @@ def patch_labels(path, patches: Patches, classes: int) -> np.ndarray | None:
     if far.any():
         i = int(np.flatnonzero(far)[0])
         raise InputError(
-            f"label {i + 1} in {path} at ({points[i, 0]:g}, {points[i, 1]:g}) px is not on "
+            f"{what} {i + 1} in {path} at ({points[i, 0]:g}, {points[i, 1]:g}) px is not on "
             f"any patch (the nearest centre is {distance[i]:.0f} px away)"
         )
+    return nearest
+
+
+def patch_labels(path, patches: Patches, classes: int) -> np.ndarray | None:
+    """A class per patch (-1: unknown) from the labels CSV ``path`` (row, col px, class),
+    each label given to the patch whose centre is nearest, or None without a file."""
+    if path is None:
+        return None
+    points, given = read_labels(path, classes)
+    nearest = _nearest_patches(path, points, patches, "label")
     labels = np.full(len(patches), -1, dtype=np.int64)
     labels[nearest] = given
     log.info("%d patches labelled from %s", int((labels >= 0).sum()), path)
@@ -498,4 +546,14 @@ def map_metrics(maps: LatentMaps, model: ShiftVAE) -> dict[str, Any]:
         out["n_phases"] = int(maps.phases.max()) + 1
     if maps.class_probs is not None:
         out["classes"] = class_summary(maps.class_probs)
+    if maps.values is not None:
+        out["properties"] = {
+            name: {
+                "median": float(np.median(v)),
+                "p5": float(np.percentile(v, 5)),
+                "p95": float(np.percentile(v, 95)),
+                "median_std": float(np.median(e)),
+            }
+            for name, v, e in zip(maps.value_names, maps.values, maps.value_std)
+        }
     return out

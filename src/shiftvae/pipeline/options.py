@@ -359,6 +359,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE.csv",
     ),
     Option(
+        "values",
+        "csv",
+        "a few measured values: a CSV with row, col (px) and one column per property "
+        "(blank: not measured); a regression head on the latents predicts each in every "
+        "cell, with an error bar",
+        words=(None,),
+        metavar="FILE.csv",
+    ),
+    Option(
         "likelihood",
         "choice",
         "'gaussian' at the image's noise level, or the paper's 'bernoulli' (auto: gaussian "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,30 +83,34 @@ def transfer_image(
 
 @dataclass
 class Prediction:
-    """The classes of a new image under a trained model with classes (:func:`predict`).
+    """The classes and properties of a new image under a trained model (:func:`predict`).
 
     Attributes
     ----------
-    classes : ndarray of int (rows, cols)
-        The most probable class of every cell.
-    probabilities : ndarray (K, rows, cols)
+    classes : ndarray of int (rows, cols), or None
+        The most probable class of every cell (None: the model has no classes).
+    probabilities : ndarray (K, rows, cols), or None
         q(c | x) of every class in every cell.
     latents : ndarray (l, rows, cols)
         The conventional latents' means.
     centers : ndarray (rows, cols, 2)
         The patch centres, (row, col) px of the image.
+    values, value_std : dict of name -> ndarray (rows, cols)
+        With properties (``fit --values``): each property's prediction and its error bar.
     """
 
-    classes: np.ndarray
-    probabilities: np.ndarray
+    classes: np.ndarray | None
+    probabilities: np.ndarray | None
     latents: np.ndarray
     centers: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    value_std: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def predict(model: ShiftVAE | str | Path, image: Image | np.ndarray | str | Path) -> Prediction:
-    """The classes of every cell of ``image`` under a trained ``model`` with classes (or the
-    path of its ``model.pt``), without training: the image is cut and encoded as
-    :func:`transfer_image` does.
+    """The classes and properties of every cell of ``image`` under a trained ``model`` with
+    classes or properties (or the path of its ``model.pt``), without training: the image is
+    cut and encoded as :func:`transfer_image` does.
 
     Examples
     --------
@@ -116,10 +120,16 @@ def predict(model: ShiftVAE | str | Path, image: Image | np.ndarray | str | Path
     """
     if not isinstance(model, ShiftVAE):
         model = load_model(model)
-    if not model.config.classes:
-        raise InputError("this model has no classes: fit it with --classes K to predict them")
+    if not model.config.classes and not model.config.properties:
+        raise InputError(
+            "this model has no classes and no properties: fit it with --classes K or "
+            "--values FILE.csv to predict them"
+        )
     maps = transfer_image(model, image).maps
-    return Prediction(maps.classes, maps.class_probs, maps.z, maps.centers)
+    names = maps.value_names
+    values = {} if maps.values is None else dict(zip(names, maps.values))
+    stds = {} if maps.value_std is None else dict(zip(names, maps.value_std))
+    return Prediction(maps.classes, maps.class_probs, maps.z, maps.centers, values, stds)
 
 
 def _config(values: dict[str, Any]) -> FitConfig:

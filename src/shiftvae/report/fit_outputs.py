@@ -92,6 +92,10 @@ def write_columns_csv(path: Path, columns, image, maps=None) -> Path:
         if maps.class_probs is not None:
             patch_values["class"] = maps.classes.ravel()
             patch_values["class_probability"] = maps.class_probs.max(0).ravel()
+        if maps.values is not None:
+            for name, v, e in zip(maps.value_names, maps.values, maps.value_std):
+                patch_values[name] = v.ravel()
+                patch_values[f"{name}_std"] = e.ravel()
         fields += list(patch_values)
         found = np.isfinite(columns.positions).all(-1)
         nearest = np.zeros(columns.heights.shape, dtype=int)

@@ -197,6 +197,20 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
             "class_motifs",
             "each class's motif, decoded at the centre of its component",
         )
+    if maps.values is not None:
+        names = list(maps.value_names)
+        add(
+            figures.map_panels(maps.values, names, ext, unit, cmap="viridis", title="properties"),
+            "property_maps",
+            "each property predicted from the latents by the head trained on the values given",
+        )
+        add(
+            figures.map_panels(
+                maps.value_std, [f"{n} error bar" for n in names], ext, unit, cmap="magma"
+            ),
+            "property_std",
+            "1-sigma error bars: the head's prediction interval, wider away from the values",
+        )
     colors = {"row": maps.centers[..., 0].ravel()}
     if maps.phases is not None:
         colors = {"phase": maps.phases.ravel()}
