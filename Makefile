@@ -41,9 +41,11 @@ bench: $(STAMP)
 	bash benchmarks/setup_bench_env.sh
 	.venv-bench/bin/python benchmarks/bench_vs_pyroved.py --bf16
 
-# Headless Chromium from Debian's packages, then a render check of a demo report.
+# Headless Chromium from Debian's packages, then a quick demo's report in it: every image
+# loads, no console error, a click on a cell draws its patch, a slider changes the motif.
 browser-check: $(STAMP)
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v chromium >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python benchmarks/check_report_renders.py
 
 clean:

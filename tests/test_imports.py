@@ -68,7 +68,7 @@ LAYERS = [
     {"lattice"},
     {"synthetic", "analysis"},
     {"model"},
-    {"pipeline", "studies"},
+    {"pipeline", "studies", "explore"},
     {"results"},
     {"report"},
     {"runs", "reproduce"},

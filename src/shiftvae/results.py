@@ -329,13 +329,20 @@ class Results:
 
     def to_hyperspy(self, which: str = "z"):
         """Maps as a HyperSpy ``Signal2D`` with calibrated axes (one map per navigation
-        index): ``which`` is "z" (the conventional maps), "shift" (px), "orientation"
+        index): ``which`` is "patches" (each cell's patch, the cell grid as navigation
+        axes, for ``signal.plot(navigator=maps)``), "z" (the conventional maps), "shift"
+        (px), "orientation"
         (degrees), "scale" (relative lattice parameter), or over the image's pixels
         "strain" (exx, eyy, exy in %), "rotation" (degrees) and "image" (the analysed
         image with every sublattice's columns as markers and each displacement from its
         cage as an arrow, drawn at 0.4 of a column spacing for its 95th percentile).  Needs
         HyperSpy (``pip install 'shiftvae[hyperspy]'``)."""
-        from shiftvae.io.hyperspy import image_maps_signal, image_signal, maps_signal
+        from shiftvae.io.hyperspy import (
+            image_maps_signal,
+            image_signal,
+            maps_signal,
+            patches_signal,
+        )
 
         if which == "image":
             if self.columns is None:
@@ -352,6 +359,8 @@ class Results:
                 arrows.append((points[site], moved * gain))
             return image_signal(self.image, points, arrows)
 
+        if which == "patches":
+            return patches_signal(self.patches(), self.maps.step, self.image.source)
         if which in ("strain", "rotation"):
             if self.strain is None:
                 raise InputError("these results have no strain maps (no lattice was found)")
@@ -365,11 +374,63 @@ class Results:
             return image_maps_signal(stack, img.source, *args)
         return maps_signal(self.maps, self.image.source, which)
 
+    def patches(self):
+        """The fit's patches (:class:`~shiftvae.types.Patches`), cut again from the image
+        with the fit's geometry, as ``shiftvae fit`` cut them (an InputError where the
+        stored geometry does not give the maps' cells again)."""
+        from shiftvae.pipeline.fit import image_patches
+        from shiftvae.pipeline.transfer import stored_config
+
+        cut = image_patches(self.image, self.geometry, stored_config(self.config))
+        cells = self.maps.centers.reshape(-1, 2)
+        if cut.centers.shape != cells.shape or not np.allclose(cut.centers, cells, atol=1e-3):
+            raise InputError(
+                "the patches cut again from the image do not lie on the maps' cells: these "
+                "results' geometry does not reproduce them"
+            )
+        return cut
+
+    def explore(self, show: bool = True):
+        """The linked, explorable view of these results (:mod:`shiftvae.explore`): maps side
+        by side and over the image; a click on a cell shows its patch, reconstruction and
+        residual; a slider per latent decodes along it.  In a notebook it is displayed
+        (``show``); the Bokeh layout is returned either way (``bokeh.io.show`` or
+        ``bokeh.io.save`` draw it elsewhere).  Without ``model.pt`` beside
+        the results, or where the patches cannot be cut again, it shows what it can and
+        says what is missing.  Needs Bokeh (installed with shiftvae)."""
+        from shiftvae.explore import explorer_data, explorer_layout
+
+        missing, patches, model = [], None, None
+        try:
+            patches = self.patches()
+        except InputError as exc:
+            missing.append(str(exc))
+        if (self.folder / "model.pt").is_file():
+            model = self.load_model()
+        data = explorer_data(self.image, self.maps, patches, model, self.encoding, missing)
+        layout = explorer_layout(data)
+        if show and _in_notebook():
+            from bokeh.io import output_notebook
+            from bokeh.io import show as show_layout
+
+            output_notebook(hide_banner=True)
+            show_layout(layout)
+        return layout
+
     def load_model(self):
         """The trained model saved beside the results (``model.pt``)."""
         from shiftvae.model.vae import load_model
 
         return load_model(self.folder / "model.pt")
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in an IPython kernel or shell (where a Bokeh layout can show)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
 
 
 def load_results(out_dir: str | Path) -> Results:

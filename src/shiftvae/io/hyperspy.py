@@ -72,6 +72,32 @@ def maps_signal(maps: LatentMaps, title: str, which: str = "z") -> Any:
     return signal
 
 
+def patches_signal(patches, step: int, title: str) -> Any:
+    """Every cell's patch as a HyperSpy ``Signal2D``: navigation axes the cell grid (x, y,
+    calibrated at the grid's step from the first cell's centre), signal axes the patch's
+    pixels (calibrated at the binned pixel), so that ``signal.plot(navigator=maps)`` moves
+    over a map and shows each cell's patch."""
+    try:
+        import hyperspy.api as hs
+    except ImportError as exc:
+        raise missing_extra("hyperspy", "hyperspy", "to_hyperspy('patches')") from exc
+    rows, cols = patches.grid_shape
+    data = np.asarray(patches.data).reshape(rows, cols, *patches.data.shape[1:])
+    signal = hs.signals.Signal2D(data)
+    signal.metadata.General.title = f"patches of {title}"
+    px = patches.pixel_size or 1.0
+    unit = patches.unit if patches.pixel_size else "px"
+    first = np.asarray(patches.centers[0], dtype=np.float64)
+    nav = signal.axes_manager.navigation_axes  # x (columns), then y (rows)
+    for axis, name, origin in zip(nav, ("x", "y"), (first[1], first[0])):
+        axis.name, axis.units, axis.scale, axis.offset = name, unit, step * px, origin * px
+    h, w = patches.data.shape[1:]
+    for axis, name, n in zip(signal.axes_manager.signal_axes, ("patch x", "patch y"), (w, h)):
+        axis.name, axis.units, axis.scale = name, unit, patches.binning * px
+        axis.offset = -(n - 1) / 2 * patches.binning * px
+    return signal
+
+
 def image_maps_signal(
     stack: np.ndarray,
     title: str,

@@ -61,7 +61,7 @@ def transfer_image(
         )
     image = as_image(image)
     tic = time.perf_counter()
-    config = _config(meta["config"])
+    config = stored_config(meta["config"])
     geo = Geometry.from_model(meta).on_image(image, "the model's", "fit this image instead")
     patches = image_patches(image, geo, config)
     if tuple(patches.data.shape[1:]) != tuple(model.data_shape):
@@ -132,7 +132,7 @@ def predict(model: ShiftVAE | str | Path, image: Image | np.ndarray | str | Path
     return Prediction(maps.classes, maps.class_probs, maps.z, maps.centers, values, stds)
 
 
-def _config(values: dict[str, Any]) -> FitConfig:
+def stored_config(values: dict[str, Any]) -> FitConfig:
     """The FitConfig stored in a model's metadata (sequences back to tuples)."""
     values = dict(values)
     for key in _TUPLES:
@@ -145,4 +145,4 @@ def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
 
 
-__all__ = ["Prediction", "predict", "transfer_image"]
+__all__ = ["Prediction", "predict", "stored_config", "transfer_image"]

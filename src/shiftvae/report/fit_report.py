@@ -11,6 +11,7 @@ from shiftvae.analysis.classes import CONFIDENT, class_uncertainty
 from shiftvae.analysis.columns import above_noise, displacement_errors, displacements
 from shiftvae.analysis.dislocations import describe_dislocations
 from shiftvae.analysis.manifold import latent_traversal
+from shiftvae.explore.explorer import explorer_data, explorer_html
 from shiftvae.lattice.estimate import Lattice
 from shiftvae.report import figures
 from shiftvae.report.html import Section, write_report
@@ -322,11 +323,14 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
         sections.append(Section("Figures", text=text))
     else:
         sections.append(Section("Figures", figures=figs))
+    data = explorer_data(img, result.maps, result.patches, result.model, result.encoding)
+    head, body = explorer_html(data)
     return write_report(
         path,
         f"shiftvae fit: {Path(img.source).name or 'image'}",
         sections,
         meta="configuration and versions in run.json; maps in results.h5",
+        interactive=(head, "Explore: click a cell on any map", body),
     )
 
 

@@ -1,7 +1,9 @@
-"""A single static ``report.html``: headings, text, tables and PNG figures embedded inline.
+"""A single ``report.html``: headings, text, tables and PNG figures embedded inline, and
+optionally an interactive part (the explorer, :mod:`shiftvae.explore.explorer`) whose
+scripts are inline too.
 
-The page has no scripts and no external resources, so it opens offline, can be mailed as one
-file, and renders the same in any browser.
+The page has no external resources, so it opens offline, can be mailed as one file, and
+renders the same in any browser.
 """
 
 from __future__ import annotations
@@ -57,11 +59,19 @@ def _figure(png: Path, caption: str) -> str:
     )
 
 
-def write_report(path: str | Path, title: str, sections: Sequence[Section], meta: str = "") -> Path:
-    """Write the static report to ``path`` and return it."""
+def write_report(
+    path: str | Path,
+    title: str,
+    sections: Sequence[Section],
+    meta: str = "",
+    interactive: tuple[str, str, str] | None = None,
+) -> Path:
+    """Write the report to ``path`` and return it.  ``interactive`` (head, title, body): HTML
+    for the page's head (scripts) and a section with that title and body, after the first."""
+    head = interactive[0] if interactive else ""
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>{head}</head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     if meta:
@@ -72,6 +82,8 @@ def write_report(path: str | Path, title: str, sections: Sequence[Section], meta
             parts.extend(f"<p>{html.escape(p)}</p>" for p in s.text.split("\n\n"))
         parts.extend(_table(h, r) for h, r in s.tables)
         parts.extend(_figure(p, c) for p, c in s.figures)
+        if interactive and s is sections[0]:
+            parts.append(f"<h2>{html.escape(interactive[1])}</h2>{interactive[2]}")
     parts.append("</body></html>")
     path = Path(path)
     path.write_text("\n".join(parts), encoding="utf-8")
