@@ -152,12 +152,19 @@ def run_series(noise: float, seed: int) -> dict:
     return out
 
 
-def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers: int = 0) -> dict:
+def run_case(
+    name: str,
+    noise: float,
+    label_counts: list[int],
+    seed: int,
+    peers: int = 0,
+    latent_dim: int = 2,
+) -> dict:
     make, k = CASES[name]
     image, truth = make(microscope=Microscope(noise_level=noise), seed=seed)
-    out: dict = {"case": name, "noise": noise, "seed": seed, "k": k}
+    out: dict = {"case": name, "noise": noise, "seed": seed, "k": k, "latent_dim": latent_dim}
     tic = time.perf_counter()
-    base = sv.fit_image(image, FitConfig(seed=seed), progress=False)
+    base = sv.fit_image(image, FitConfig(seed=seed, latent_dim=latent_dim), progress=False)
     centres = base.patches.centers
     cells = truth.classes(centres)
     clear = clear_cells(name, truth, cells, base.patches)
@@ -174,7 +181,8 @@ def run_case(name: str, noise: float, label_counts: list[int], seed: int, peers:
         "seconds": round(time.perf_counter() - tic, 1),
     }
     tic = time.perf_counter()
-    fit = sv.fit_image(image, FitConfig(seed=seed, classes=k), progress=False)
+    config = FitConfig(seed=seed, classes=k, latent_dim=latent_dim)
+    fit = sv.fit_image(image, config, progress=False)
     found = fit.encoding.classes
     out["classes"] = {
         **scores(cells, found, k),
@@ -247,6 +255,7 @@ def main() -> None:
     p.add_argument("--noise", nargs="+", type=float, default=[0.08, 0.2])
     p.add_argument("--labels", nargs="*", type=int, default=[])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--latent-dim", type=int, default=2, help="conventional latents")
     p.add_argument(
         "--peers", type=int, nargs="?", const=100, default=0, help="pyroVED's epochs (100)"
     )
@@ -259,7 +268,7 @@ def main() -> None:
     results = [
         run_series(noise, seed)
         if name == "series"
-        else run_case(name, noise, args.labels, seed, args.peers)
+        else run_case(name, noise, args.labels, seed, args.peers, args.latent_dim)
         for name in args.cases
         for noise in args.noise
         for seed in args.seeds

@@ -27,13 +27,60 @@ def a_mixture(k=3, dim=2, seed=0):
     prior = MixturePrior(k, dim)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        prior.mean.copy_(torch.randn(k, dim, generator=gen) * 2)
-        prior.log_std.copy_(torch.randn(k, dim, generator=gen) * 0.3)
-        prior.logits.copy_(torch.randn(k, generator=gen))
+        prior.mean[:k] = torch.randn(k, dim, generator=gen) * 2
+        prior.log_std[:k] = torch.randn(k, dim, generator=gen) * 0.3
+        prior.logits[:k] = torch.randn(k, generator=gen)
     assert not prior.ready
     prior.load_state_dict({**prior.state_dict(), "count": torch.tensor(k)})  # as model.pt does
     assert prior.ready and prior.classes == k
     return prior
+
+
+def test_a_class_of_several_components_sums_them():
+    prior = MixturePrior(2, 2)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        prior.mean[:4] = torch.randn(4, 2, generator=gen) * 2
+        prior.logits[:4] = torch.randn(4, generator=gen)
+    owner = torch.tensor([0, 1, 1, 0, *prior.owner[4:].tolist()])
+    prior.load_state_dict({**prior.state_dict(), "count": torch.tensor(4), "owner": owner})
+    assert prior.classes == 2
+    mean = torch.randn(6, 2, generator=gen)
+    std = torch.full((6, 2), 0.5)
+    joint = prior.joint(mean, std)  # (6, 4) components
+    part = torch.log_softmax(joint, 1).exp()
+    q = prior.log_posterior(mean, std).exp()
+    torch.testing.assert_close(q[:, 0], part[:, 0] + part[:, 3])
+    torch.testing.assert_close(q.sum(1), torch.ones(6))
+    labels = torch.tensor([1, -1, 0, 0, -1, 1])
+    kl, loss = prior.kl(mean, std, labels, label_weight=1.0)
+    own = -torch.logsumexp(joint[:, [1, 2]], 1)
+    torch.testing.assert_close(kl[0], own[0])
+    torch.testing.assert_close(kl[1], -torch.logsumexp(joint[1], 0))
+    torch.testing.assert_close(loss[2], -q[2, 0].log())
+
+
+def test_labelled_components_go_to_the_class_of_their_labels():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [4, 0], [8, 0], [0, 6], [4, 6], [8, 6]], float)
+    means = np.concatenate([c + rng.normal(0, 0.3, (50, 2)) for c in centres])
+    truth = np.repeat([0, 0, 0, 1, 1, 1], 50)  # each class a row of three blobs
+    labels = np.full(len(means), -1)
+    labels[[0, 100, 160, 260]] = truth[[0, 100, 160, 260]]  # 4 labels, not every blob
+    prior = MixturePrior(2, 2)
+    prior.start(means, labels, seed=0)
+    q = prior.log_posterior(torch.as_tensor(means, dtype=torch.float32), torch.full((300, 2), 0.1))
+    assert prior.classes == 2 and (q.argmax(1).numpy() == truth).mean() > 0.95
+
+
+def test_a_model_saved_with_one_component_per_class_loads():
+    prior = a_mixture()
+    state = {k: v for k, v in prior.state_dict().items() if k != "owner"}
+    state = {**state, **{n: state[n][:3] for n in ("logits", "mean", "log_std")}}
+    back = MixturePrior(3, 2)
+    back.load_state_dict(state)
+    x, s = torch.randn(4, 2), torch.full((4, 2), 0.3)
+    torch.testing.assert_close(back.log_posterior(x, s), prior.log_posterior(x, s))
 
 
 def test_the_mixture_kl_is_the_class_sum_of_component_kls_plus_the_class_kl():
@@ -41,7 +88,7 @@ def test_the_mixture_kl_is_the_class_sum_of_component_kls_plus_the_class_kl():
     mean = torch.randn(5, 2, generator=torch.Generator().manual_seed(1))
     std = torch.rand(5, 2, generator=torch.Generator().manual_seed(2)) + 0.2
     kl, _ = prior.kl(mean, std)
-    log_pi = torch.log_softmax(prior.logits, 0)
+    log_pi = torch.log_softmax(prior.logits[:3], 0)
     component = []
     for c in range(3):
         var = torch.exp(2 * prior.log_std[c])

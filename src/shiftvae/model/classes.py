@@ -40,7 +40,7 @@ from torch import nn
 
 from shiftvae.analysis.mixture import fit_mixture, separation
 
-__all__ = ["AUTO_CLASSES", "LABEL_WEIGHT", "MixturePrior"]
+__all__ = ["AUTO_CLASSES", "LABELLED_COMPONENTS", "LABEL_WEIGHT", "MixturePrior"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ AUTO_CLASSES = 6  # the most classes that ``classes="auto"`` chooses
 # weight of the labelled inputs' mean cross-entropy against the mean ELBO of an input
 # (Kingma et al.'s alpha / N); the training loop spreads it over the labelled inputs
 LABEL_WEIGHT = 0.1
+
+# Gaussian components per class when there are labels: a class's cells may spread over a
+# curved patch of the latents (a defect anywhere in its patch), which one Gaussian misses
+LABELLED_COMPONENTS = 4
 
 
 class MixturePrior(nn.Module):
@@ -62,15 +66,37 @@ class MixturePrior(nn.Module):
     def __init__(self, classes: int, dim: int, auto: bool = False):
         super().__init__()
         self.auto = auto
-        self.logits = nn.Parameter(torch.zeros(classes))
-        self.mean = nn.Parameter(torch.zeros(classes, dim))
-        self.log_std = nn.Parameter(torch.zeros(classes, dim))
+        self.most = classes
+        size = classes * LABELLED_COMPONENTS
+        self.logits = nn.Parameter(torch.zeros(size))
+        self.mean = nn.Parameter(torch.zeros(size, dim))
+        self.log_std = nn.Parameter(torch.zeros(size, dim))
         self.register_buffer("count", torch.zeros((), dtype=torch.int64))
-        self._count = 0  # the buffer's value, kept on the host: no device sync per step
+        # the class of each component (components of one class are summed)
+        self.register_buffer("owner", torch.arange(size, dtype=torch.int64) % classes)
+        self._count = 0  # the buffers' values, kept on the host: no device sync per step
+        self._classes = 0
         self.register_load_state_dict_post_hook(lambda module, _: module._read_count())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before components per class: one component per class, same shapes
+        if prefix + "owner" not in state_dict and prefix + "logits" in state_dict:
+            n = len(state_dict[prefix + "logits"])
+            for name in ("logits", "mean", "log_std"):
+                old = state_dict[prefix + name]
+                grown = torch.zeros_like(getattr(self, name))
+                grown[:n] = old
+                state_dict[prefix + name] = grown
+            state_dict[prefix + "owner"] = self.owner.clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _read_count(self) -> None:
         self._count = int(self.count)
+        self._classes = int(self.owner[: self._count].max()) + 1 if self._count else 0
+        mask = torch.full((self._count, max(self._classes, 1)), -torch.inf)
+        if self._count:
+            mask[torch.arange(self._count), self.owner[: self._count].cpu()] = 0.0
+        self._mask = mask.to(self.logits.device)  # (components, classes): 0 where owned
 
     @property
     def ready(self) -> bool:
@@ -80,7 +106,21 @@ class MixturePrior(nn.Module):
     @property
     def classes(self) -> int:
         """The classes in use (0 before the start)."""
-        return self._count
+        return self._classes
+
+    def _by_class(self, per_component: torch.Tensor) -> torch.Tensor:
+        """(B, K) log-sum-exp over each class's components of (B, C) log terms."""
+        mask = self._mask.to(per_component.device)
+        return torch.logsumexp(per_component[:, :, None] + mask[None], 1)
+
+    def heaviest(self) -> torch.Tensor:
+        """(K,) the component of largest weight of each class."""
+        k = self._count
+        weights = self.logits[:k].detach()
+        owner = self.owner[:k]
+        return torch.stack(
+            [torch.where(owner == c, weights, -torch.inf).argmax() for c in range(self._classes)]
+        )
 
     def joint(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """(B, K) log pi_c - KL(N(mean, std^2) || N(mu_c, sigma_c^2)) for (B, l) latents."""
@@ -98,7 +138,7 @@ class MixturePrior(nn.Module):
 
     def log_posterior(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """(B, K) log q(c | x) for the encoder's (B, l) latent means and stds."""
-        return F.log_softmax(self.joint(mean, std), 1)
+        return self._by_class(F.log_softmax(self.joint(mean, std), 1))
 
     def kl(
         self,
@@ -117,8 +157,8 @@ class MixturePrior(nn.Module):
         if labels is not None:
             known = labels >= 0
             target = labels.clamp(min=0)[:, None]
-            own = -joint.gather(1, target).squeeze(1)
-            ce = -F.log_softmax(joint, 1).gather(1, target).squeeze(1)
+            own = -self._by_class(joint).gather(1, target).squeeze(1)
+            ce = -self._by_class(F.log_softmax(joint, 1)).gather(1, target).squeeze(1)
             kl = torch.where(known, own, kl)
             loss = torch.where(known, label_weight * ce, loss)
         return kl, loss
@@ -126,13 +166,20 @@ class MixturePrior(nn.Module):
     @torch.no_grad()
     def start(self, means: np.ndarray, labels: np.ndarray | None = None, seed: int = 0) -> None:
         """Set the mixture from latent means (N, l): a Gaussian mixture of K components (with
-        ``auto``, of the K from 2 up whose classes have the highest silhouette), started at
-        the labelled classes' means where there are labels."""
+        ``auto``, of the K from 2 up whose classes have the highest silhouette).  With labels
+        (and K given), LABELLED_COMPONENTS components per class: each goes to the class
+        most of its labelled inputs have, or, with none, to that of the nearest labelled
+        input (:func:`own_components`)."""
         known = labels is not None and bool((labels >= 0).any())
-        counts = [len(self.logits)]
+        if known and not self.auto:
+            gmm = fit_mixture(means, self.most * LABELLED_COMPONENTS, seed, "diag")
+            owner = own_components(gmm, means, labels, self.most)
+            self._set(gmm, owner)
+            return
+        counts = [self.most]
         if self.auto:
             least = int(labels.max()) + 1 if known else 2
-            counts = list(range(max(2, least), len(self.logits) + 1))
+            counts = list(range(max(2, least), self.most + 1))
         fits = []
         for k in counts:
             init = None
@@ -149,11 +196,41 @@ class MixturePrior(nn.Module):
             gmm = fits[int(np.argmax(scores))]
             said = ", ".join(f"{m.n_components}: {v:.3f}" for m, v in zip(fits, scores))
             log.info("classes chosen by silhouette: %d (%s)", gmm.n_components, said)
+        self._set(gmm, np.arange(gmm.n_components))
+
+    def _set(self, gmm, owner: np.ndarray) -> None:
+        """Take the components of a fitted Gaussian mixture, and their classes ``owner``."""
         k = gmm.n_components
         dev = self.mean.device
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=dev)  # noqa: E731
         self.mean[:k] = as_tensor(gmm.means_)
         self.log_std[:k] = as_tensor(0.5 * np.log(gmm.covariances_))
         self.logits[:k] = as_tensor(np.log(gmm.weights_))
+        self.owner[:k] = torch.as_tensor(owner, dtype=torch.int64, device=dev)
         self.count.fill_(k)
         self._read_count()
+
+
+def own_components(gmm, means: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
+    """The class of each component of ``gmm``: that of most of its labelled inputs, else of
+    the labelled input nearest its mean; a class left without one takes the component
+    nearest its labelled inputs' mean from a class that has several."""
+    member = gmm.predict(means)
+    known = labels >= 0
+    points, given = means[known], labels[known]
+    owner = np.empty(gmm.n_components, dtype=np.int64)
+    for c in range(gmm.n_components):
+        mine = given[member[known] == c]
+        if len(mine):
+            owner[c] = np.bincount(mine, minlength=classes).argmax()
+        else:
+            owner[c] = given[np.argmin(((points - gmm.means_[c]) ** 2).sum(1))]
+    for k in range(classes):
+        if (owner == k).any() or not (given == k).any():
+            continue
+        centre = points[given == k].mean(0)
+        spare = [c for c in range(len(owner)) if (owner == owner[c]).sum() > 1]
+        if spare:
+            c = min(spare, key=lambda c: ((gmm.means_[c] - centre) ** 2).sum())
+            owner[c] = k
+    return owner

@@ -537,7 +537,7 @@ class ShiftVAE:
         mixture = self.module_.mixture
         if mixture is None or not mixture.ready:
             raise InputError("this model has no trained classes (fit with classes=K)")
-        return self.decode(mixture.mean[: mixture.classes].detach().cpu().numpy())
+        return self.decode(mixture.mean[mixture.heaviest()].detach().cpu().numpy())
 
     def reconstruct(self, X: ArrayLike) -> np.ndarray:
         """Decode the encoded means of ``X`` (shift re-applied)."""
