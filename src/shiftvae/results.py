@@ -407,7 +407,9 @@ class Results:
             missing.append(str(exc))
         if (self.folder / "model.pt").is_file():
             model = self.load_model()
-        data = explorer_data(self.image, self.maps, patches, model, self.encoding, missing)
+        data = explorer_data(
+            self.image, self.maps, patches, model, self.encoding, missing, self.columns
+        )
         layout = explorer_layout(data)
         if show and _in_notebook():
             from bokeh.io import output_notebook

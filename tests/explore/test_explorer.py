@@ -56,6 +56,16 @@ def test_the_page_stores_each_cells_own_patch_and_its_reconstruction(run):
     assert all(data.cells["stored"][where[c]] == k for k, c in enumerate(stored))
 
 
+def test_the_columns_displacements_are_drawn_where_the_columns_are(run):
+    fit, _ = run
+    assert fit.columns is not None and len(fit.columns.sites) >= 2
+    data = explorer_data(fit.image, fit.maps, columns=fit.columns)
+    moved = data.displacements[0]  # the B columns, moved by +-2 px in two domains
+    assert len(moved["x"]) > 20
+    assert np.percentile(moved["size"], 75) > 1.0  # measured about 2 px
+    np.testing.assert_allclose(moved["size"], np.hypot(moved["dx"], moved["dy"]), rtol=1e-5)
+
+
 def test_each_slider_has_frames_along_its_latent_that_differ(run):
     fit, _ = run
     data = explorer_data(fit.image, fit.maps, fit.patches, fit.model, fit.encoding)

@@ -63,6 +63,9 @@ class ExplorerData:
     )
     missing: list[str] = field(default_factory=list)  # what this page cannot show, and why
     scale_patches: tuple[float, float] = (0.0, 1.0)  # the patches' values at 0 and 255
+    # per sublattice s >= 1: x, y, dx, dy (its displacement from its cage) and size, in the
+    # axes' unit, at each of its columns
+    displacements: list[dict[str, np.ndarray]] = field(default_factory=list)
 
 
 def _png(image: np.ndarray) -> str:
@@ -138,10 +141,13 @@ def explorer_data(
     model=None,
     encoding=None,
     missing: list[str] | None = None,
+    columns=None,
 ) -> ExplorerData:
     """Gather what the explorer draws from a fit's image (an :class:`~shiftvae.types.Image`)
     and maps, its :class:`~shiftvae.types.Patches`, the trained ``model`` and the patches'
-    ``encoding`` (shifts in image px, as a fit gives them).
+    ``encoding`` (shifts in image px, as a fit gives them), and its ``columns`` (every
+    sublattice's columns, :class:`~shiftvae.analysis.columns.Columns`): each sublattice's
+    displacement from its cage is drawn at its columns.
 
     Without patches or without a model the page still opens, and says what it lacks."""
     missing = list(missing or [])
@@ -180,6 +186,8 @@ def explorer_data(
         missing=missing,
     )
     cells["stored"] = np.full(len(keep), -1, dtype=np.int32)
+    if columns is not None:
+        data.displacements = _displacements(columns, scale)
     pixels = None if patches is None else np.asarray(patches.data)
     if pixels is None or len(pixels) != rows * cols or pixels.ndim != 3:
         if pixels is None:
@@ -214,6 +222,28 @@ def explorer_data(
     data.store["recon"] = _b64(recon.reshape(chosen.shape), lo, hi)
     data.frames = _latent_frames(model, maps, lo, hi)
     return data
+
+
+def _displacements(columns, scale: float) -> list[dict[str, np.ndarray]]:
+    """Per sublattice s >= 1: its columns' x, y, displacement dx, dy from the cage and its
+    size, in the axes' unit (NaN columns left out)."""
+    from shiftvae.analysis.columns import cage_displacements
+
+    out = []
+    for site in range(1, len(columns.sites)):
+        moved = cage_displacements(columns, site).reshape(-1, 2) * scale
+        where = columns.positions[:, :, site].reshape(-1, 2) * scale
+        ok = np.isfinite(moved).all(1) & np.isfinite(where).all(1)
+        out.append(
+            {
+                "x": where[ok, 1].astype(np.float32),
+                "y": where[ok, 0].astype(np.float32),
+                "dx": moved[ok, 1].astype(np.float32),
+                "dy": moved[ok, 0].astype(np.float32),
+                "size": np.hypot(moved[ok, 0], moved[ok, 1]).astype(np.float32),
+            }
+        )
+    return out
 
 
 def _subset(encoding, index: np.ndarray, binning: int):
@@ -428,6 +458,25 @@ def explorer_layout(data: ExplorerData, width: int = 235):
             fill_color={"field": key, "transform": m},
         )
         p.add_layout(ColorBar(color_mapper=m, width=8), "right")
+        panels.append(p)
+
+    for site, moved in enumerate(data.displacements, start=1):
+        if not len(moved["x"]):
+            continue
+        p = panel(f"sublattice {site}: displacement from its cage ({data.unit})")
+        high = _range(moved["size"])[1]
+        m = LinearColorMapper(Viridis256, low=0.0, high=high)
+        source = ColumnDataSource(moved, name=f"displacement_{site}")
+        p.scatter(
+            "x",
+            "y",
+            source=source,
+            size=5,
+            line_color=None,
+            fill_color={"field": "size", "transform": m},
+        )
+        p.add_layout(ColorBar(color_mapper=m, width=8), "right")
+        p.hover.tooltips = [("dx, dy", "@dx{0.00}, @dy{0.00}"), ("size", "@size{0.00}")]
         panels.append(p)
 
     h, w = data.patch_shape or (1, 1)

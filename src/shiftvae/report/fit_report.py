@@ -323,7 +323,10 @@ def write_fit_report(path: Path, result: Any, figs: list[tuple[Path, str]] | Non
         sections.append(Section("Figures", text=text))
     else:
         sections.append(Section("Figures", figures=figs))
-    data = explorer_data(img, result.maps, result.patches, result.model, result.encoding)
+    columns = getattr(result, "columns", None)
+    data = explorer_data(
+        img, result.maps, result.patches, result.model, result.encoding, columns=columns
+    )
     head, body = explorer_html(data)
     return write_report(
         path,
