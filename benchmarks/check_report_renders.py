@@ -14,9 +14,10 @@ cell as the tap tool does, reads the patch then drawn, and moves the first laten
 from one end to the other.  It writes what it saw as JSON into the page; Chromium's
 ``--dump-dom`` prints the DOM after the scripts ran.  The report itself stays untouched.
 
-Passed when: every image loaded; no error; the patch drawn for the cell is the page's
-stored patch of that cell (decoded independently of the page's own callback), its
-reconstruction and residual are drawn; the motif differs between the slider's ends.
+Passed when: every image loaded; no error; no request to the network; the patch drawn
+for the cell is the page's stored patch of that cell (decoded independently of the page's
+own callback), its reconstruction and residual are drawn; the motif differs between the
+slider's ends.
 ``make browser-check`` installs Debian's chromium first.  Exit code 0 when every report
 passes.
 """
@@ -53,6 +54,8 @@ window.addEventListener("load", function () {
   var out = {images: [ok, imgs.length]};
   function finish() {
     out.errors = window.__errors;
+    out.requests = performance.getEntriesByType("resource").map(function (r) { return r.name; })
+      .filter(function (n) { return /^https?:/.test(n); });
     var paint = performance.getEntriesByName("first-contentful-paint")[0];
     out.first_paint_ms = paint ? Math.round(paint.startTime) : null;
     var pre = document.createElement("pre");
@@ -178,6 +181,7 @@ def verdict(found: dict) -> list[str]:
     loaded, total = found["images"]
     fails = [] if total and loaded == total else [f"{loaded}/{total} images loaded"]
     fails += [f"error: {e}" for e in found.get("errors", [])]
+    fails += [f"request to the network: {r}" for r in found.get("requests", [])]
     e = found.get("explorer")
     if e is not None:
         if e.get("stored_index", -1) < 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -20,8 +21,10 @@ def test_demo_quick_writes_every_output(tmp_path):
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert "sine_shift_vs_mu.png" in pngs and "lattice_shift_vae_manifold.png" in pngs
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(pngs)
-    assert "http" not in html.replace("http-equiv", "")  # nothing to fetch: opens offline
+    assert html.count('<img src="data:image/png;base64,') == len(pngs)  # every figure inline
+    assert "cell_input" in html and "patch_store" in html  # and the crystal's explorer
+    # nothing to fetch: opens offline (BokehJS's code names URLs it never loads here)
+    assert not re.search(r"""<(script|link|img)[^>]*(src|href)=["']?https?:""", html)
     with h5py.File(out / "results.h5") as f:
         assert f["sine/shift_vae/shift_mean"].shape == (1000, 1)
         assert f["lattice/shift_vae/shift_mean"].shape == (400, 2)

@@ -591,6 +591,7 @@ def explorer_layout(data: ExplorerData, width: int = 235):
             )
         )
     grid = gridplot(panels, ncols=3, toolbar_location="right", merge_tools=True)
+    grid.toolbar.logo = None  # a link out of an offline page
     layout = row(column(select, alpha, grid), column(*side))
     # once the page is ready: show the drawn cell nearest the middle that has its own patch
     start = _start_cell(data)
