@@ -16,8 +16,8 @@ What the page holds, and how it stays small (about 20 MB at most for a 4096 px i
 - ``FRAMES`` decoded motifs along each latent, from its 1st to its 99th percentile, the
   others at their median: the slider picks a frame, no model is needed in the page.
 
-A cell is chosen by a click on any map (the tap tool), or by its number in the box above
-the patches; hovering shows its values.
+A cell is shown when the pointer is over it on any map, when it is clicked (the tap tool),
+or when its number is typed in the box above the patches.
 """
 
 from __future__ import annotations
@@ -335,6 +335,14 @@ if (sel.length) {
 }
 """
 
+_HOVER_CELL = """
+const hit = cb_data.index.indices;
+if (hit.length) {  // only the panels that draw the cells have this callback
+  const v = cells.data.cell[hit[0]];
+  if (input.value !== v) input.value = v;
+}
+"""
+
 _SLIDE = """
 const f = frames.data;
 let best = -1;
@@ -402,6 +410,8 @@ def explorer_layout(data: ExplorerData, width: int = 235):
     tips += [(title, f"@{{{key}}}{{0.000}}") for key, title in data.maps]
     tools = "pan,wheel_zoom,box_zoom,reset,tap"
 
+    hovers = []  # each panel's hover tool: hovering a cell shows it, as a click does
+
     def panel(title: str):
         p = figure(
             title=title,
@@ -413,7 +423,8 @@ def explorer_layout(data: ExplorerData, width: int = 235):
             match_aspect=True,
             x_axis_label=data.unit,
         )
-        p.add_tools(HoverTool(tooltips=tips))
+        hovers.append(HoverTool(tooltips=tips))
+        p.add_tools(hovers[-1])
         p.grid.visible = False
         return p
 
@@ -477,6 +488,7 @@ def explorer_layout(data: ExplorerData, width: int = 235):
         )
         p.add_layout(ColorBar(color_mapper=m, width=8), "right")
         p.hover.tooltips = [("dx, dy", "@dx{0.00}, @dy{0.00}"), ("size", "@size{0.00}")]
+        hovers.pop()  # its points are columns, not cells
         panels.append(p)
 
     h, w = data.patch_shape or (1, 1)
@@ -538,6 +550,9 @@ def explorer_layout(data: ExplorerData, width: int = 235):
     cells.selected.js_on_change(
         "indices", CustomJS(args=dict(cells=cells, input=cell_input), code=_PICK_CELL)
     )
+    hover = CustomJS(args=dict(cells=cells, input=cell_input), code=_HOVER_CELL)
+    for tool in hovers:
+        tool.callback = hover
 
     side = [cell_input, row(patch_fig, recon_fig, resid_fig), info]
     if data.frames["image"]:
