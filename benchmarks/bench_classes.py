@@ -104,23 +104,36 @@ def pick_labels(truth: np.ndarray, per_class: int, k: int, seed: int) -> np.ndar
     return labels
 
 
-def run_peers(patches, cells, clear, k: int, labels: dict, epochs: int) -> dict:
-    """pyroVED's jiVAE and ssiVAE on these patches, in .venv-bench (or {} without it)."""
-    python = HERE.parent / ".venv-bench" / "bin" / "python"
-    if not python.is_file():
-        print("no .venv-bench: pyroVED not run (bash benchmarks/setup_bench_env.sh)")
-        return {}
+PEERS = {  # environment, script, setup
+    "pyroVED": (".venv-bench", "classes_peers.py", "setup_bench_env.sh"),
+    "atomai": (".venv-atomai", "classes_atomai.py", "setup_atomai_env.sh"),
+}
+
+
+def run_peers(
+    patches, cells, clear, k: int, labels: dict, epochs: int, peers=("pyroVED", "atomai")
+) -> dict:
+    """pyroVED's jiVAE and ssiVAE (in .venv-bench) and atomai's jrVAE (in .venv-atomai) on
+    these patches; a peer whose environment is missing is left out, and said so."""
+    out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "case.npz"
         extra = {f"labels_{n}": v for n, v in labels.items()}
         np.savez(npz, patches=patches, truth=cells, clear=clear, classes=k, **extra)
-        script = HERE / "classes_peers.py"
-        cmd = [str(python), str(script), str(npz), "--epochs", str(epochs)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode:
-        print(done.stderr[-3000:])
-        return {"peers_failed": done.stderr.strip().splitlines()[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        for name in peers:
+            env, script, setup = PEERS[name]
+            python = HERE.parent / env / "bin" / "python"
+            if not python.is_file():
+                print(f"no {env}: {name} not run (bash benchmarks/{setup})")
+                continue
+            cmd = [str(python), str(HERE / script), str(npz), "--epochs", str(epochs)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode:
+                print(done.stderr[-3000:])
+                out[f"{name}_failed"] = done.stderr.strip().splitlines()[-1]
+                continue
+            out.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return out
 
 
 def run_series(noise: float, seed: int) -> dict:
@@ -159,6 +172,7 @@ def run_case(
     seed: int,
     peers: int = 0,
     latent_dim: int = 2,
+    peer_names=tuple(PEERS),
 ) -> dict:
     make, k = CASES[name]
     image, truth = make(microscope=Microscope(noise_level=noise), seed=seed)
@@ -212,7 +226,7 @@ def run_case(
             "clear_accuracy": round(float((got[both] == cells[both]).mean()), 3),
         }
     if peers:
-        out.update(run_peers(base.patches.data, cells, clear, k, chosen, peers))
+        out.update(run_peers(base.patches.data, cells, clear, k, chosen, peers, peer_names))
     print(json.dumps(out), flush=True)
     return out
 
@@ -242,7 +256,7 @@ def table(results: list[dict]) -> str:
     rows = []
     for case, noise in sorted({(r["case"], r["noise"]) for r in results}, key=str):
         runs = [r for r in results if r["case"] == case and r["noise"] == noise]
-        cells = [_worst(runs, m) for m in ("classes", "gmm", "jiVAE")]
+        cells = [_worst(runs, m) for m in ("classes", "gmm", "jiVAE", "jrVAE")]
         cells += [_worst_labelled(runs, m) for m in ("classes-5", "ssiVAE-5", "classes-20")]
         rows.append(f"| {case}@{noise} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -256,6 +270,7 @@ def main() -> None:
     p.add_argument("--labels", nargs="*", type=int, default=[])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--latent-dim", type=int, default=2, help="conventional latents")
+    p.add_argument("--peer-names", nargs="+", default=list(PEERS), choices=list(PEERS))
     p.add_argument(
         "--peers", type=int, nargs="?", const=100, default=0, help="pyroVED's epochs (100)"
     )
@@ -268,7 +283,7 @@ def main() -> None:
     results = [
         run_series(noise, seed)
         if name == "series"
-        else run_case(name, noise, args.labels, seed, args.peers, args.latent_dim)
+        else run_case(name, noise, args.labels, seed, args.peers, args.latent_dim, args.peer_names)
         for name in args.cases
         for noise in args.noise
         for seed in args.seeds
