@@ -256,7 +256,7 @@ def table(results: list[dict]) -> str:
     rows = []
     for case, noise in sorted({(r["case"], r["noise"]) for r in results}, key=str):
         runs = [r for r in results if r["case"] == case and r["noise"] == noise]
-        cells = [_worst(runs, m) for m in ("classes", "gmm", "jiVAE", "jrVAE")]
+        cells = [_worst(runs, m) for m in ("classes", "gmm", "jiVAE")]
         cells += [_worst_labelled(runs, m) for m in ("classes-5", "ssiVAE-5", "classes-20")]
         rows.append(f"| {case}@{noise} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
