@@ -182,3 +182,12 @@ def test_without_classes_the_loss_is_the_papers_elbo():
     kl = kl_standard_normal(mean, std).mean()
     torch.testing.assert_close(out.loss, rec + 0.5 * kl)
     assert module.mixture is None and model.encode(data).class_probs is None
+
+
+def test_a_fit_of_a_few_epochs_still_has_classes():
+    """95% of 5 epochs rounds to 5: the mixture once never started, and no class came out."""
+    x, _ = two_kinds(n=200)
+    model = sv.ShiftVAE((x.shape[1],), classes=2, hidden=(16, 16), seed=0)
+    model.fit(x, epochs=5, progress=False)
+    probs = model.encode(x).class_probs
+    assert probs is not None and probs.shape == (200, 2)

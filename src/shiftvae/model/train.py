@@ -142,7 +142,8 @@ class TrainOptions:
         """The epoch at whose start a model with classes sets its mixture prior."""
         share = CLASS_START_LABELLED if labelled else CLASS_START
         share = share if self.class_start is None else self.class_start
-        return round(share * self.epochs)
+        # at least the last epoch trains with the mixture: a short fit still has classes
+        return min(round(share * self.epochs), self.epochs - 1)
 
 
 def save_checkpoint(
