@@ -62,6 +62,10 @@ def test_bad_series_inputs(frames):
     other, _ = sv.synthetic.intensity_ratio_crystal(size=256, cell=30.0, seed=1)
     with pytest.raises(sv.InputError, match="differs from that of the first image"):
         sv.fit_images([frames[0], other], sv.FitConfig(**QUICK), progress=False)
+    for key in ("labels", "values"):  # once silently ignored by a series
+        config = sv.FitConfig(**QUICK, **{key: "known.csv"}, classes=2)
+        with pytest.raises(sv.InputError, match=f"--{key} names cells of one image"):
+            sv.fit_images(frames, config, progress=False)
 
 
 def test_cli_fit_several_images_writes_one_series_folder(frames, tmp_path, capsys):

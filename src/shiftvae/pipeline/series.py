@@ -86,6 +86,12 @@ def fit_images(
     """
     config = config or FitConfig()
     check_fit_options(config)
+    for name, flag in (("labels", "--labels"), ("values", "--values")):
+        if getattr(config, name) is not None:
+            raise InputError(
+                f"{flag} names cells of one image: fit that image alone with it, then encode "
+                "the series with --transfer (a series is not fitted with it)"
+            )
     frames = _as_images(images)
     _check_calibrations(frames)
     tic = time.perf_counter()
