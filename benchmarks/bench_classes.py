@@ -136,8 +136,9 @@ def run_peers(
     return out
 
 
-def run_series(noise: float, seed: int) -> dict:
-    """Four frames in which phase 1 grows, fitted together (with and without classes)."""
+def run_series(noise: float, seed: int, auto: bool = False) -> dict:
+    """Four frames in which phase 1 grows, fitted together (with and without classes; with
+    ``auto``, also with ``classes="auto"``, recording the number chosen)."""
     from sklearn.mixture import GaussianMixture
 
     frames = [
@@ -161,6 +162,9 @@ def run_series(noise: float, seed: int) -> dict:
     out["phase1_share_found"] = [
         round(float(np.mean(r.encoding.classes == one)), 3) for r in fit.results
     ]
+    if auto:
+        chosen = sv.fit_images(images, FitConfig(seed=seed, classes="auto"), progress=False)
+        out["auto_classes"] = int(chosen.results[0].maps.class_probs.shape[0])
     print(json.dumps(out), flush=True)
     return out
 
@@ -270,6 +274,7 @@ def main() -> None:
     p.add_argument("--labels", nargs="*", type=int, default=[])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--latent-dim", type=int, default=2, help="conventional latents")
+    p.add_argument("--auto", action="store_true", help="series: also classes='auto'")
     p.add_argument("--peer-names", nargs="+", default=list(PEERS), choices=list(PEERS))
     p.add_argument(
         "--peers", type=int, nargs="?", const=100, default=0, help="pyroVED's epochs (100)"
@@ -281,7 +286,7 @@ def main() -> None:
         print(table([r for path in args.table for r in json.loads(path.read_text())]))
         return
     results = [
-        run_series(noise, seed)
+        run_series(noise, seed, args.auto)
         if name == "series"
         else run_case(name, noise, args.labels, seed, args.peers, args.latent_dim, args.peer_names)
         for name in args.cases
