@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from class_scores import matched_accuracy
 from sklearn.metrics import adjusted_rand_score
 
 import shiftvae as sv
@@ -60,14 +60,6 @@ CASES = {
     "interface": (interface_phases, 2),
     "defects": (honeycomb_defects, 4),
 }
-
-
-def matched_accuracy(truth: np.ndarray, found: np.ndarray, k: int) -> float:
-    """Share of cells whose class, after the best one-to-one matching of classes, is true."""
-    table = np.zeros((k, k))
-    np.add.at(table, (truth, found), 1)
-    rows, cols = linear_sum_assignment(-table)
-    return float(table[rows, cols].sum() / len(truth))
 
 
 def scores(truth: np.ndarray, found: np.ndarray, k: int, keep=None) -> dict:

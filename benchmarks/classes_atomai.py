@@ -22,15 +22,7 @@ import json
 import time
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score
-
-
-def matched_accuracy(truth: np.ndarray, found: np.ndarray, k: int) -> float:
-    table = np.zeros((k, k))
-    np.add.at(table, (truth, found), 1)
-    rows, cols = linear_sum_assignment(-table)
-    return float(table[rows, cols].sum() / len(truth))
+from class_scores import unsupervised
 
 
 def jrvae(x: np.ndarray, k: int, epochs: int, scaled: bool = False) -> np.ndarray:
@@ -71,12 +63,7 @@ def main() -> None:
         tic = time.perf_counter()
         found = jrvae(x, k, args.epochs, scaled)
         out[name] = {
-            "ari": round(float(adjusted_rand_score(truth, found)), 3),
-            "accuracy": round(matched_accuracy(truth, found, k), 3),
-            "clear": {
-                "ari": round(float(adjusted_rand_score(truth[clear], found[clear])), 3),
-                "accuracy": round(matched_accuracy(truth[clear], found[clear], k), 3),
-            },
+            **unsupervised(truth, found, clear, k),
             "seconds": round(time.perf_counter() - tic, 1),
         }
     print(json.dumps(out), flush=True)

@@ -24,15 +24,8 @@ import time
 import numpy as np
 import pyroved as pv
 import torch
-from scipy.optimize import linear_sum_assignment
+from class_scores import unsupervised
 from sklearn.metrics import adjusted_rand_score
-
-
-def matched_accuracy(truth: np.ndarray, found: np.ndarray, k: int) -> float:
-    table = np.zeros((k, k))
-    np.add.at(table, (truth, found), 1)
-    rows, cols = linear_sum_assignment(-table)
-    return float(table[rows, cols].sum() / len(truth))
 
 
 def jivae(x: torch.Tensor, k: int, epochs: int) -> np.ndarray:
@@ -74,12 +67,7 @@ def main() -> None:
     tic = time.perf_counter()
     found = jivae(x, k, args.epochs)
     out["jiVAE"] = {
-        "ari": round(float(adjusted_rand_score(truth, found)), 3),
-        "accuracy": round(matched_accuracy(truth, found, k), 3),
-        "clear": {
-            "ari": round(float(adjusted_rand_score(truth[clear], found[clear])), 3),
-            "accuracy": round(matched_accuracy(truth[clear], found[clear], k), 3),
-        },
+        **unsupervised(truth, found, clear, k),
         "seconds": round(time.perf_counter() - tic, 1),
     }
     for key in sorted(data.files):

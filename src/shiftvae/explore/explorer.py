@@ -495,12 +495,13 @@ def explorer_layout(data: ExplorerData, width: int = 235):
     blank = {"image": [np.zeros((h, w))], "cell": [-1]}
     small = 150
 
-    def tile(title: str, name: str, palette, low: float, high: float):
-        src = ColumnDataSource(dict(blank), name=name)
+    def tile(title: str, name: str, palette, low: float, high: float, start=None, side=small):
+        """A (side x side) image of one patch, drawn from a source named ``name``."""
+        src = ColumnDataSource(dict(start or blank), name=name)
         f = figure(
             title=title,
-            width=small,
-            height=small + 25,
+            width=side,
+            height=side + 25,
             tools="",
             x_range=(0, w),
             y_range=(h, 0),
@@ -559,26 +560,8 @@ def explorer_layout(data: ExplorerData, width: int = 235):
         middle = FRAMES // 2  # z1 at its median: the frame each slider starts at
         first = np.frombuffer(base64.b64decode(data.frames["image"][middle]), np.uint8)
         start_motif = {"image": [first.reshape(h, w)], "frame": [middle], "latent": [0]}
-        motif_source = ColumnDataSource(start_motif, name="motif_source")
-        motif = figure(
-            title="decoded motif: move a slider",
-            width=2 * small,
-            height=2 * small + 25,
-            tools="",
-            x_range=(0, w),
-            y_range=(h, 0),
-            toolbar_location=None,
-        )
-        motif.axis.visible = False
-        motif.grid.visible = False
-        motif.image(
-            "image",
-            x=0,
-            y=0,
-            dw=w,
-            dh=h,
-            source=motif_source,
-            color_mapper=LinearColorMapper(Greys256, low=0, high=255),
+        motif, motif_source = tile(
+            "decoded motif: move a slider", "motif_source", Greys256, 0, 255, start_motif, 2 * small
         )
         frames = ColumnDataSource(data.frames, name="motif_store")
         for j in sorted(set(data.frames["latent"])):
