@@ -278,3 +278,20 @@ def test_a_stale_trial_whose_run_was_written_is_kept_not_retrained(tmp_path, ima
     assert len(fit_calls) == 1  # only the second trial was trained
     assert [r["status"] for r in records] == ["ok", "ok"] and records[0]["physicality"] == 0.25
     assert records[0]["train_s"] == 1.5
+
+
+def test_a_trial_killed_between_its_two_suggestions_is_left_out_of_the_records():
+    """A driver killed after beta_start was suggested, before beta_end: the trial, closed as
+    failed on resume, has one parameter only; the records once failed on it (KeyError)."""
+    from shiftvae.runs.tune import trial_records
+
+    study = optuna.create_study(direction="minimize")
+    half = study.ask()
+    half.suggest_float("beta_start", 0.01, 1.0)
+    study.tell(half, state=optuna.trial.TrialState.FAIL)
+    whole = study.ask()
+    whole.suggest_float("beta_start", 0.01, 1.0)
+    whole.suggest_float("beta_end", 0.1, 4.0)
+    study.tell(whole, 0.5)
+    records = trial_records(study)
+    assert [r.trial for r in records] == [whole.number] and records[0].status == "ok"

@@ -412,7 +412,8 @@ def trial_records(study) -> list[RunRecord]:
     states = {optuna.trial.TrialState.COMPLETE: "ok", optuna.trial.TrialState.FAIL: "failed"}
     out = []
     for t in sorted(study.trials, key=lambda t: t.number):
-        if t.state not in states or "beta_start" not in t.params:
+        # a driver killed between the two suggestions leaves a trial with beta_start only
+        if t.state not in states or not {"beta_start", "beta_end"} <= t.params.keys():
             continue
         attrs = dict(t.user_attrs)
         ok = states[t.state] == "ok"
