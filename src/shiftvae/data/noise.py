@@ -3,8 +3,9 @@
 * :func:`estimate_noise`: the std of white noise in an image, from the one 3 x 3 filter that
   cancels every plane (Immerkaer, "Fast noise variance estimation", CVIU 64, 1996).  Column
   edges leak into it a little, so on a clean image it errs high, never low.
-* :func:`remove_background`: the image minus its Gaussian blur over several lattice cells, so
-  that a thickness ramp or a gradient of the detector does not become a latent of its own.
+* :func:`remove_background`: the image minus its best plane and then minus the Gaussian blur of
+  what is left over several lattice cells, so that a thickness ramp or a gradient of the
+  detector does not become a latent of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +42,15 @@ def estimate_noise(data: np.ndarray) -> float:
 
 
 def remove_background(data: np.ndarray, sigma: float) -> np.ndarray:
-    """``data`` minus its Gaussian blur of std ``sigma`` px (float32, a new array).
+    """``data`` minus its least-squares plane, then minus the Gaussian blur (std ``sigma`` px)
+    of what is left (float32, a new array).
+
+    The plane goes first because the blur reflects the image at its edges: a gradient
+    reflected is a V, whose blur leaves a residue of the gradient over a band of about
+    2 ``sigma`` from each edge, which with the usual blur of 8 cells is most of the image.
+    That residue varied smoothly across the field of view and became a latent of its own,
+    mixed with the order parameter (on the registration family's turned lattice at noise 0.2
+    the best map's Spearman with the field was 0.64 with it, 0.84 without).
 
     A wide blur (``sigma`` of 8 px or more) is taken of block means of sigma / 4 px and
     interpolated back: the same away from the edges (to 1e-3 of the image's range), and
@@ -50,10 +59,10 @@ def remove_background(data: np.ndarray, sigma: float) -> np.ndarray:
     Examples
     --------
     >>> ramp = np.add.outer(np.arange(64.0), np.arange(64.0)) / 128
-    >>> bool(np.abs(remove_background(ramp, 8.0)[16:-16, 16:-16]).max() < 1e-3)
+    >>> bool(np.abs(remove_background(ramp, 8.0)).max() < 1e-3)
     True
     """
-    data = np.asarray(data, dtype=np.float64)
+    data = _minus_plane(np.asarray(data, dtype=np.float64))
     block = max(1, int(sigma // 4))  # the blur is smooth over sigma: blur a block mean
     if block == 1:
         return (data - gaussian_filter(data, sigma, mode="reflect")).astype(np.float32)
@@ -70,3 +79,13 @@ def remove_background(data: np.ndarray, sigma: float) -> np.ndarray:
         hi = np.take(small, np.minimum(low + 1, small.shape[axis] - 1), axis=axis)
         small = lo + (hi - lo) * frac.reshape(shape)
     return (data - small).astype(np.float32)
+
+
+def _minus_plane(data: np.ndarray) -> np.ndarray:
+    """``data`` (h, w) minus its least-squares plane a + b row + c col."""
+    rows, cols = (np.arange(n, dtype=np.float64) - (n - 1) / 2 for n in data.shape)
+    # centred coordinates make the three terms orthogonal: each coefficient is a projection
+    a = data.mean()
+    b = (data.mean(axis=1) @ rows) / max(float(rows @ rows), 1e-12)
+    c = (data.mean(axis=0) @ cols) / max(float(cols @ cols), 1e-12)
+    return data - a - b * rows[:, None] - c * cols[None, :]
