@@ -25,9 +25,12 @@ Each method gives a few maps (latents or PCA components) sampled at its patch ce
 table reports the best |Spearman| of any map with the case's field and the best AUC of any
 map (max(AUC, 1 - AUC): a latent's sign is arbitrary) for its domain or phase label, and for
 fits with the torus position the share of cells read half a cell off against the truth's own
-phase (``half_cell_share``: where the nearest A column sits).  Where the registration finds an
-antiphase boundary, the AUC of its branch map (which side of the boundary a cell is on, what
-the tool reports for it) with the truth's side is given too ("branch").
+phase (``half_cell_share``: where the nearest A column sits).  Every method's maps are also
+scored after averaging over neighbouring cells (``smoothed``; ``smooth_over_cells``, the width
+chosen by cross-validation), the fit's own ``z_smooth`` maps and the PCA's components alike.
+Where the registration finds an antiphase boundary, the AUC of its branch map (which side of
+the boundary a cell is on, what the tool reports for it) with the truth's side is given too
+("branch").
 
 ``--family registration`` runs the cases of ``shiftvae.synthetic.alike_crystals``: B/A ratio up to
 equal, displacement domains under it, antiphase boundaries with and without it, a turned
@@ -88,6 +91,11 @@ def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:
     )
     seconds = time.perf_counter() - tic
     scores = score_maps(result.encoding.z_mean.T, result.patches.centers, truth)
+    smoothed = None
+    if result.maps.z_smooth is not None:
+        z_smooth = result.maps.z_smooth.reshape(len(result.maps.z_smooth), -1)
+        smoothed = score_maps(z_smooth, result.patches.centers, truth)
+        smoothed["smoothing_px"] = list(result.maps.smoothing_px)
     geo = result.geometry
     half = outside = None
     if result.encoding.phase_mean is not None and "A" in truth.sites:
@@ -101,6 +109,7 @@ def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:
         branch = score_maps(reg.branch[None].astype(float), result.patches.centers, truth)["auc"]
     return {
         **scores,
+        "smoothed": smoothed,
         "auc_branch": branch,
         "half_cell": half,
         "half_cell_outside_boundaries": None if half is None else outside,
@@ -152,6 +161,11 @@ def _cell(r: dict | None) -> str:
     if r.get("auc_branch") is not None:  # the antiphase side, read from the registration
         auc += f" (branch {r['auc_branch']:.2f})"
     half = "" if r.get("half_cell") is None else f" / {100 * r['half_cell']:.1f}%"
+    smooth = r.get("smoothed")
+    if smooth:  # the maps averaged over neighbouring cells
+        s_rho = "-" if smooth.get("spearman") is None else f"{smooth['spearman']:.2f}"
+        s_auc = "-" if smooth.get("auc") is None else f"{smooth['auc']:.2f}"
+        half += f" (smoothed {s_rho} / {s_auc})"
     return f"{rho} / {auc}{half}"
 
 

@@ -5,6 +5,9 @@ silx, h5web and NeXpy show the maps directly)::
 
     /entry                      NXentry, default = "latent_maps"
       latent_maps   NXdata      z      (l, rows, cols)  conventional latent means
+      smoothed_maps NXdata      z      (l, rows, cols)  the latent maps averaged over
+                                neighbouring cells, z_errors their standard errors; attrs
+                                smoothing_px (l,): each map's Gaussian width in px
       shift_maps    NXdata      shift  (d, rows, cols)  shift in pixels, (row, col)
       phase_map     NXdata      phases (rows, cols)     Gaussian-mixture labels (if any)
       lattice_phase_maps NXdata phase (2, rows, cols) position in the cell, 2 pi (u, v) in rad
@@ -163,6 +166,13 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         unit,
         "conventional latent means",
     )
+    if maps.z_smooth is not None:
+        what = "conventional latents averaged over neighbouring cells"
+        _nxdata(e, "smoothed_maps", "z", maps.z_smooth.astype(np.float32), y, x, unit, what)
+        g = e["smoothed_maps"]
+        g.create_dataset("z_errors", data=maps.z_smooth_std.astype(np.float32))
+        g["z_errors"].attrs["long_name"] = "standard error of each smoothed value"
+        g.attrs["smoothing_px"] = np.asarray(maps.smoothing_px, dtype=np.float64)
     _nxdata(
         e,
         "shift_maps",
@@ -483,6 +493,7 @@ def load_results(out_dir: str | Path) -> Results:
                 registration=_registration(e),
                 class_probs=(e["class_map/probabilities"][()] if "class_map" in e else None),
                 **_property_maps(e),
+                **_smoothed_maps(e),
             )
             image = Image(e["image/data"][()], px, unit, str(a["source"]))
             history = {k: v[()] for k, v in e["history"].items()}
@@ -578,6 +589,18 @@ def _property_maps(e: h5py.Group) -> dict[str, Any]:
         "values": g["values"][()].astype(np.float64),
         "value_std": g["std"][()].astype(np.float64),
         "value_names": tuple(json.loads(g.attrs["names"])),
+    }
+
+
+def _smoothed_maps(e: h5py.Group) -> dict[str, Any]:
+    """The smoothed maps' fields of LatentMaps, if the file has them (files before: none)."""
+    if "smoothed_maps" not in e:
+        return {}
+    g = e["smoothed_maps"]
+    return {
+        "z_smooth": g["z"][()],
+        "z_smooth_std": g["z_errors"][()],
+        "smoothing_px": tuple(float(v) for v in g.attrs["smoothing_px"]),
     }
 
 

@@ -164,6 +164,10 @@ class LatentMaps:
     values, value_std : ndarray, shape (P, rows, cols), or None
         With properties: each property's prediction in every cell and its error bar, in the
         units of the values given; ``value_names`` names them.
+    z_smooth, z_smooth_std : ndarray, shape (l, rows, cols), or None
+        The conventional maps averaged over neighbouring cells and their error bars
+        (:func:`~shiftvae.analysis.smoothing.smooth_over_cells`); ``smoothing_px`` holds each
+        map's Gaussian width in pixels, chosen by cross-validation.
     """
 
     z: np.ndarray
@@ -181,6 +185,9 @@ class LatentMaps:
     values: np.ndarray | None = None
     value_std: np.ndarray | None = None
     value_names: tuple[str, ...] = ()
+    z_smooth: np.ndarray | None = None
+    z_smooth_std: np.ndarray | None = None
+    smoothing_px: tuple[float, ...] = ()
 
     @property
     def classes(self) -> np.ndarray | None:

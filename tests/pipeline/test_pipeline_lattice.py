@@ -48,6 +48,16 @@ def test_defaults_find_the_lattice_and_use_the_torus_and_the_lattice_coder(cryst
     np.testing.assert_array_equal(back.encoding.phase_mean, result.encoding.phase_mean)
     assert back.geometry["lattice"]["periods"] == geo["lattice"]["periods"]
     assert "position in the unit cell" in (tmp_path / "run" / "report.html").read_text()
+    # the latent maps averaged over neighbouring cells, with widths in px and error bars
+    maps = result.maps
+    assert maps.z_smooth.shape == maps.z_smooth_std.shape == maps.z.shape
+    assert len(maps.smoothing_px) == len(maps.z) and min(maps.smoothing_px) >= 0.5 * 20 - 1e-6
+    assert np.all(maps.z_smooth_std > 0) and np.all(np.isfinite(maps.z_smooth))
+    np.testing.assert_allclose(back.maps.z_smooth, maps.z_smooth, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(back.maps.z_smooth_std, maps.z_smooth_std, rtol=1e-6)
+    assert back.maps.smoothing_px == maps.smoothing_px
+    assert result.metrics["smoothed"]["smoothing_px"] == list(maps.smoothing_px)
+    assert "averaged over neighbouring cells" in (tmp_path / "run" / "report.html").read_text()
     # strain and rotation by GPA: a crystal with no strain reads (nearly) none, in % and deg
     strain = result.strain
     assert strain.exx.shape == image.data.shape and strain.clear.any()

@@ -16,6 +16,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter
 from scipy.spatial import cKDTree
 
 from shiftvae.analysis.scoring import score_maps
+from shiftvae.analysis.smoothing import smooth_over_cells
 from shiftvae.errors import InputError
 
 __all__ = ["atom_pca", "evaluate_baseline", "local_maxima"]
@@ -138,7 +139,9 @@ def evaluate_baseline(
     -------
     dict
         :func:`shiftvae.analysis.scoring.score_maps` of the component maps, plus
-        ``n_centers``, ``window`` and ``seconds`` (maxima + PCA).
+        ``n_centers``, ``window`` and ``seconds`` (maxima + PCA), and ``smoothed``: the scores
+        of the component maps averaged over neighbouring centres as a fit's maps are
+        (:func:`~shiftvae.analysis.smoothing.smooth_over_cells`).
 
     Examples
     --------
@@ -155,4 +158,6 @@ def evaluate_baseline(
     scores = atom_pca(image, centers, window, n_components)
     seconds = time.perf_counter() - start
     result = score_maps(scores.T, centers, truth)
+    smooth = smooth_over_cells(scores.T, centers, cell, window)
+    result["smoothed"] = score_maps(smooth.values, centers, truth)
     return {**result, "n_centers": len(centers), "window": window, "seconds": seconds}

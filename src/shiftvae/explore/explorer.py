@@ -99,6 +99,10 @@ def _map_columns(maps, keep: np.ndarray) -> tuple[dict[str, np.ndarray], list[tu
 
     for i, m in enumerate(maps.z):
         add(f"z{i + 1}", f"z{i + 1}", m)
+    if maps.z_smooth is not None:  # averaged over neighbouring cells, with error bars
+        for i, (m, e) in enumerate(zip(maps.z_smooth, maps.z_smooth_std)):
+            add(f"z{i + 1}_smoothed", f"z{i + 1} smoothed", m)
+            cols[f"z{i + 1}_smoothed_std"] = np.asarray(e, dtype=np.float32).ravel()[keep]
     for i, m in enumerate(maps.shift):
         add(
             f"shift_{'rc'[i] if len(maps.shift) == 2 else i}",

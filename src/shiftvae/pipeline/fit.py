@@ -25,6 +25,7 @@ from shiftvae.analysis.dislocations import describe_dislocations
 from shiftvae.analysis.grain_strain import grain_strain_maps
 from shiftvae.analysis.latent_meaning import latent_meanings
 from shiftvae.analysis.maps import geometric_phase, latent_maps
+from shiftvae.analysis.smoothing import smooth_over_cells
 from shiftvae.analysis.smoothness import physicality, smoothness
 from shiftvae.analysis.strain import StrainMaps, strain_maps
 from shiftvae.data.noise import estimate_noise, remove_background
@@ -384,11 +385,26 @@ def encode_and_map(
     if maps.lattice_phase is not None and geo.lattice is not None and not geo.rotation:
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo.lattice.vectors)
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
+    _smooth(maps, patches, geo, config.seed)
     reg = model.registration_
     if reg is not None and len(reg.branch) == len(patches):
         field = np.concatenate([reg.displacement * b, reg.branch[:, None]], 1)
         maps.registration = field.T.reshape(3, *patches.grid_shape)
     return encoding, maps
+
+
+def _smooth(maps: LatentMaps, patches: Patches, geo: Geometry, seed: int) -> None:
+    """The conventional maps averaged over neighbouring cells, widths in lattice periods (or
+    in windows without a lattice), beside the per-cell maps."""
+    if maps.z.shape[0] == 0 or len(patches) < 2:
+        return
+    unit = geo.window if geo.lattice is None else float(np.max(geo.lattice.periods))
+    smooth = smooth_over_cells(
+        maps.z.reshape(len(maps.z), -1), patches.centers, unit, geo.window, seed=seed
+    )
+    maps.z_smooth = smooth.values.reshape(maps.z.shape)
+    maps.z_smooth_std = smooth.std.reshape(maps.z.shape)
+    maps.smoothing_px = tuple(float(s * unit) for s in smooth.scale_cells)
 
 
 def registration_metrics(model: ShiftVAE, encoding: Encoding) -> dict[str, Any] | None:
@@ -544,6 +560,11 @@ def map_metrics(maps: LatentMaps, model: ShiftVAE) -> dict[str, Any]:
     }
     if maps.phases is not None:
         out["n_phases"] = int(maps.phases.max()) + 1
+    if maps.z_smooth is not None:
+        out["smoothed"] = {
+            "smoothing_px": list(maps.smoothing_px),
+            "median_error": [float(np.median(e)) for e in maps.z_smooth_std],
+        }
     if maps.class_probs is not None:
         out["classes"] = class_summary(maps.class_probs)
     if maps.values is not None:

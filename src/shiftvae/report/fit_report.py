@@ -64,6 +64,20 @@ def fit_figures(result: Any, fig_dir: Path) -> list[tuple[Path, str]]:
         "latent_maps",
         "conventional latent maps: order parameters should vary smoothly",
     )
+    if maps.z_smooth is not None:
+        px = result.image.pixel_size
+        widths = [f"{w * px:.3g} {unit}" if px else f"{w:.3g} px" for w in maps.smoothing_px]
+        errors = [float(np.median(e)) for e in maps.z_smooth_std]
+        names = [
+            f"z{i + 1}, width {w} (error {e:.2g})" for i, (w, e) in enumerate(zip(widths, errors))
+        ]
+        add(
+            figures.map_panels(maps.z_smooth, names, ext, unit, title="smoothed latent maps"),
+            "smoothed_maps",
+            "the latent maps averaged over neighbouring cells, each with the Gaussian width that "
+            "predicts cells best from cells whose patches they do not share; the median standard "
+            "error is in brackets (results.h5: smoothed_maps)",
+        )
     if maps.shift.shape[0]:
         add(
             figures.map_panels(
