@@ -65,6 +65,19 @@ def test_each_map_gets_its_own_width_and_any_arrangement_of_centres_works():
     assert np.all(out.std > 0)
 
 
+def test_cells_left_out_are_filled_from_their_neighbours_and_give_nothing():
+    # cells whose patch straddles an antiphase boundary carry latents of neither side
+    centers = grid()
+    field = centers[:, 0] / centers[:, 0].max()
+    noisy = field + patch_noise(48, 0.1, 1)
+    wall = np.abs(centers[:, 1] - 100) < 8
+    noisy[wall] += 3.0
+    out = smooth_over_cells(noisy[None], centers, CELL, WINDOW, sources=~wall)
+    assert np.abs(out.values[0] - field).max() < 0.2
+    spoiled = smooth_over_cells(noisy[None], centers, CELL, WINDOW)
+    assert np.abs(spoiled.values[0] - field)[wall].min() > 0.5
+
+
 @pytest.mark.parametrize(
     "values, centers, cell, window",
     [

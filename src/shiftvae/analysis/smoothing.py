@@ -64,6 +64,7 @@ def smooth_over_cells(
     window: float,
     scales: tuple[float, ...] = SCALES_CELLS,
     seed: int = 0,
+    sources: np.ndarray | None = None,
 ) -> SmoothedMaps:
     """Average each map over neighbouring cells with a width chosen by cross-validation.
 
@@ -82,6 +83,10 @@ def smooth_over_cells(
         The Gaussian widths tried, in cells.
     seed : int
         Draws the sample of cells whose error bar is computed exactly.
+    sources : ndarray of bool (N,), optional
+        The cells whose values are averaged (default: all).  The others, such as cells whose
+        patch straddles an antiphase boundary (half of it on each side: no value of either),
+        get the average of their neighbours and give nothing to it.
 
     Returns
     -------
@@ -104,17 +109,22 @@ def smooth_over_cells(
     True
     """
     z, c = _checked(values, centers, cell, window)
+    used = np.ones(len(c), bool) if sources is None else np.asarray(sources, bool).ravel()
+    if used.shape != (len(c),) or used.sum() < 2:
+        raise InputError(f"sources must mark at least 2 of the {len(c)} cells")
     scales_px = np.asarray(scales, dtype=np.float64) * cell
-    full, held, weights = _sums(z, c, scales_px, window)
-    # (S, k, N) predictions from every cell and from the cells that share no pixel
-    error = np.nanmean((held - z[None]) ** 2, axis=2)  # (S, k)
+    full, held, weights = _sums(z, c, used, scales_px, window)
+    # (S, k, N) predictions from every source cell and from those that share no pixel
+    error = np.nanmean((held[:, :, used] - z[None][:, :, used]) ** 2, axis=2)  # (S, k)
     best = np.argmin(np.where(np.isfinite(error), error, np.inf), axis=0)
-    noise = _noise(z, c, window, seed)
-    factor = _correlation_factor(c, scales_px, window, seed)  # (S,)
+    noise = _noise(z[:, used], c[used], window, seed)
+    factor = _correlation_factor(c[used], scales_px, window, seed)  # (S,)
     k = np.arange(len(z))
     smoothed = full[best, k]
     share = weights[best]  # (k, N) sum w^2 / (sum w)^2
     std = noise[:, None] * np.sqrt(factor[best][:, None] * share)
+    alone = ~np.isfinite(smoothed)  # a cell left out with no source within reach: its own
+    smoothed[alone], std[alone] = z[alone], np.broadcast_to(noise[:, None], z.shape)[alone]
     return SmoothedMaps(smoothed, std, np.asarray(scales, dtype=float)[best], noise)
 
 
@@ -131,23 +141,25 @@ def _checked(values, centers, cell, window):
     return z, c
 
 
-def _neighbours(c: np.ndarray, radius: float):
-    """Blocks of (query, neighbour) index pairs within ``radius``, self included."""
-    tree = cKDTree(c)
+def _neighbours(c: np.ndarray, used: np.ndarray, radius: float):
+    """Blocks of (query, neighbour) index pairs within ``radius``: every cell a query, the
+    ``used`` cells the neighbours, each its own neighbour."""
+    index = np.flatnonzero(used)
+    tree = cKDTree(c[index])
     for start in range(0, len(c), CHUNK):
         rows = np.arange(start, min(start + CHUNK, len(c)))
         lists = tree.query_ball_point(c[rows], radius)
         q = np.repeat(rows, [len(x) for x in lists])
-        j = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+        j = index[np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])]
         yield q, j
 
 
-def _sums(z: np.ndarray, c: np.ndarray, scales_px: np.ndarray, window: float):
-    """Weighted means of every map from all cells and from the non-overlapping ones."""
+def _sums(z: np.ndarray, c: np.ndarray, used: np.ndarray, scales_px: np.ndarray, window: float):
+    """Weighted means of every map from the used cells and from the non-overlapping ones."""
     n_s, (k, n) = len(scales_px), z.shape
     num, num_held = np.zeros((n_s, k, n)), np.zeros((n_s, k, n))
     den, den_held, squares = np.zeros((n_s, n)), np.zeros((n_s, n)), np.zeros((n_s, n))
-    for q, j in _neighbours(c, 3 * scales_px.max()):
+    for q, j in _neighbours(c, used, 3 * scales_px.max()):
         d = c[j] - c[q]
         apart = (np.abs(d) >= window).any(axis=1)
         d2 = (d**2).sum(axis=1)
@@ -162,8 +174,9 @@ def _sums(z: np.ndarray, c: np.ndarray, scales_px: np.ndarray, window: float):
                 num_held[s, m] += np.bincount(q, zw * apart, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         held = num_held / den_held[:, None]
+        full, share = num / den[:, None], squares / den**2
     held[:, :, den_held.min(axis=0) < 1e-12] = np.nan  # no non-overlapping neighbour
-    return num / den[:, None], held, squares / den**2
+    return full, held, share
 
 
 def _noise(z: np.ndarray, c: np.ndarray, window: float, seed: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import maximum_filter, minimum_filter
 
 from shiftvae.analysis.classes import class_summary
 from shiftvae.analysis.column_errors import column_errors
@@ -385,22 +386,36 @@ def encode_and_map(
     if maps.lattice_phase is not None and geo.lattice is not None and not geo.rotation:
         phase = geometric_phase(encoding.phase_mean, patches.centers, geo.lattice.vectors)
         maps.lattice_phase = phase.T.reshape(maps.lattice_phase.shape)
-    _smooth(maps, patches, geo, config.seed)
     reg = model.registration_
     if reg is not None and len(reg.branch) == len(patches):
         field = np.concatenate([reg.displacement * b, reg.branch[:, None]], 1)
         maps.registration = field.T.reshape(3, *patches.grid_shape)
+    _smooth(maps, patches, geo, config.seed)
     return encoding, maps
 
 
 def _smooth(maps: LatentMaps, patches: Patches, geo: Geometry, seed: int) -> None:
     """The conventional maps averaged over neighbouring cells, widths in lattice periods (or
-    in windows without a lattice), beside the per-cell maps."""
+    in windows without a lattice), beside the per-cell maps.  Cells whose patch straddles an
+    antiphase boundary of the registration are filled from their neighbours: their latents
+    describe a patch half on each side (0.86 against 0.98 for the ratio field's Spearman on
+    the registration family's antiphase case at noise 0.08, smoothed with them and without)."""
     if maps.z.shape[0] == 0 or len(patches) < 2:
         return
     unit = geo.window if geo.lattice is None else float(np.max(geo.lattice.periods))
+    sources = None
+    if maps.registration is not None:  # a patch astride an antiphase boundary is neither side
+        spacing = np.median(np.linalg.norm(np.diff(maps.centers, axis=1), axis=-1))
+        branch, reach = maps.registration[2], 2 * round(geo.window / 2 / spacing) + 1
+        straddles = maximum_filter(branch, reach) != minimum_filter(branch, reach)
+        sources = ~straddles.ravel() if (~straddles).sum() >= 2 else None
     smooth = smooth_over_cells(
-        maps.z.reshape(len(maps.z), -1), patches.centers, unit, geo.window, seed=seed
+        maps.z.reshape(len(maps.z), -1),
+        patches.centers,
+        unit,
+        geo.window,
+        seed=seed,
+        sources=sources,
     )
     maps.z_smooth = smooth.values.reshape(maps.z.shape)
     maps.z_smooth_std = smooth.std.reshape(maps.z.shape)
