@@ -68,3 +68,25 @@ def test_baseline_finds_a_strong_ratio_field():
     mic = Microscope(noise_level=0.05)
     image, truth = intensity_ratio_crystal(size=256, microscope=mic, seed=1)
     assert evaluate_baseline(image, truth, sublattice="bright")["spearman"] > 0.8
+
+
+def test_flattening_stops_a_component_from_reading_the_background_gradient():
+    # a label that follows the background gradient, on a crystal with nothing else
+    from shiftvae.synthetic.alike_crystals import alike_sublattice_crystal
+
+    image, truth = alike_sublattice_crystal(size=256, ratio_range=(0.5, 0.5), seed=0)
+
+    class SideOfTheGradient:
+        lattice_vectors = truth.lattice_vectors
+
+        def field(self, points):
+            return None
+
+        def label(self, points):
+            return (points.sum(axis=1) > 256).astype(int)
+
+    raw = evaluate_baseline(image, SideOfTheGradient(), sublattice="bright")
+    flat = evaluate_baseline(image, SideOfTheGradient(), sublattice="bright", flatten=True)
+    assert raw["auc"] > 0.9
+    assert flat["auc"] < 0.7
+    assert flat["smoothed"]["auc"] < 0.8
