@@ -209,3 +209,29 @@ def test_a_bad_reference_region_is_one_sentence(region, words):
     with pytest.raises(InputError, match=words) as caught:
         strain_maps(image, np.eye(2) * PERIOD, region=region)
     assert "\n" not in str(caught.value)
+
+
+def test_the_automatic_mask_is_wide_where_the_field_curves_and_narrow_where_noise_rules():
+    # a film whose strain curves over 128 px: a narrow mask (wide average) flattens it
+    k, amplitude = 2 * np.pi / 128, 0.03
+    film = lambda s: amplitude / k * np.sin(k * s)  # noqa: E731
+    clean = 1000 * render(lattice_sites(film)) + 100
+    rows = np.arange(SIDE)[:, None] + np.zeros(SIDE)[None]
+    true_eyy = 100 * amplitude * np.cos(k * rows)  # percent, near enough for this check
+    chosen = strain_maps(clean, np.eye(2) * PERIOD)
+    fixed = strain_maps(clean, np.eye(2) * PERIOD, mask_share=0.1)
+    inside = interior(chosen) & interior(fixed)
+
+    def rms(maps):
+        return float(np.sqrt(np.mean((maps.eyy[inside] - true_eyy[inside]) ** 2)))
+
+    assert chosen.resolution < fixed.resolution
+    assert rms(chosen) < 0.7 * rms(fixed)
+    # a perfect lattice at a low dose keeps the narrow mask: noise rules
+    rng = np.random.default_rng(0)
+    noisy = rng.poisson(20 * render(lattice_sites(lambda s: 0 * s)) + 2).astype(float)
+    assert strain_maps(noisy, np.eye(2) * PERIOD).resolution == pytest.approx(
+        strain_maps(noisy, np.eye(2) * PERIOD, mask_share=0.1).resolution
+    )
+    with pytest.raises(InputError, match="mask_share"):
+        strain_maps(noisy, np.eye(2) * PERIOD, mask_share="wide")

@@ -157,7 +157,9 @@ def grain_strain_maps(
     orientation, periods = [], []
     for k in range(labels.max() + 1):  # each grain's own median lattice, then one cell
         theta = float(np.median(best[coarse == k])) * STEP_DEG
-        maps = strain_maps(data, _cell(p, theta, symmetry), errors=False, region=labels == k)
+        maps = strain_maps(
+            data, _cell(p, theta, symmetry), errors=False, region=labels == k, mask_share=mask_share
+        )
         orientation.append(theta)
         periods.append(float(1 / np.linalg.norm(maps.g, axis=1).mean()))
     common = float(np.median(periods))
@@ -168,7 +170,9 @@ def grain_strain_maps(
     for k, theta in enumerate(orientation):
         mask = labels == k
         cell = _cell(common, theta, symmetry)
-        maps = strain_maps(data, _cell(p, theta, symmetry), reference=cell, errors=False)
+        maps = strain_maps(
+            data, _cell(p, theta, symmetry), reference=cell, errors=False, mask_share=mask_share
+        )
         keep = mask & maps.clear
         for out, key in zip((exx, eyy, exy, turn), ("exx", "eyy", "exy", "rotation")):
             out[keep] = getattr(maps, key)[keep]
@@ -189,7 +193,8 @@ def _region_period(data, region, labels, orientation, period, symmetry) -> float
         mask = inside & (labels == k)
         if mask.sum() < 16:
             continue
-        maps = strain_maps(data, _cell(period, theta, symmetry), errors=False, region=mask)
+        cell = _cell(period, theta, symmetry)
+        maps = strain_maps(data, cell, errors=False, region=mask, mask_share=MASK_SHARE)
         found.append(float(1 / np.linalg.norm(maps.g, axis=1).mean()))
         weights.append(int(mask.sum()))
     if not found:

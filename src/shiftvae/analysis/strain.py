@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
@@ -38,6 +39,8 @@ from shiftvae.types import Image
 __all__ = ["StrainMaps", "strain_maps"]
 
 MASK_SHARE = 0.1  # the mask's std in frequency, as a share of the shortest |g| used
+AUTO_SHARES = (0.1, 0.14, 0.2)  # the masks mask_share="auto" chooses from
+AUTO_SIDE = 512  # px: "auto" chooses on the image's central crop of at most this side
 MIN_SHARE = 0.25  # reference and statistics: pixels whose fringe amplitude is this share of
 # its median or more (defects, holes and the image border read noise)
 MIN_BINS = 3.0  # the mask is at least this many frequency bins wide
@@ -102,7 +105,7 @@ def strain_maps(
     image,
     lattice,
     reference=None,
-    mask_share: float = MASK_SHARE,
+    mask_share: float | Literal["auto"] = "auto",
     errors: bool = True,
     region=None,
 ) -> StrainMaps:
@@ -119,11 +122,15 @@ def strain_maps(
     reference : Lattice or ndarray (2, 2), optional
         The unstrained lattice to measure against (the same cell, e.g. that of a substrate
         region); default: the image's median lattice.
-    mask_share : float
+    mask_share : float or "auto"
         Gaussian mask std in frequency as a share of the shorter |g|: resolution against
         noise.  0.1 averages over a Gaussian of std 1.6 lattice periods; on a perfect
         10 px lattice at 50 counts per column the 99th percentile of |strain| is then about
-        0.15%, and 0.7% at 0.2.
+        0.15%, and 0.7% at 0.2.  "auto" (default) measures the maps with 0.1, 0.14 and 0.2
+        on the central 512 x 512 px and keeps the one whose predicted error (the error
+        bars below, noise and bias together) is smallest: a narrow mask where noise
+        dominates, a wide one where the averaging's bias does (a 3% film at 1000 counts per
+        column: 0.22% RMS error at 0.1, 0.09% at 0.2).
     region : (row0, col0, row1, col1) or ndarray (H, W) of bool, optional
         A rectangle of the image (px, end excluded), or a mask, whose median lattice is the
         reference: where the specimen is known to be unstrained (a substrate), or one grain.
@@ -152,6 +159,10 @@ def strain_maps(
     vectors = np.asarray(getattr(lattice, "vectors", lattice), dtype=np.float64)
     if data.ndim != 2 or vectors.shape != (2, 2):
         raise InputError("strain_maps needs a 2D image and two lattice vectors (2, 2)")
+    if isinstance(mask_share, str):
+        if mask_share != "auto":
+            raise InputError(f"mask_share must be 'auto' or in (0, 0.5], got {mask_share!r}")
+        mask_share = _auto_share(data, vectors, reference)
     if not 0 < mask_share <= 0.5:
         raise InputError(f"mask_share must be in (0, 0.5], got {mask_share!r}")
     spectrum = np.fft.fft2(_periodic(data - data.mean()))
@@ -223,6 +234,33 @@ def strain_maps(
         errors=None if spread is None else np.stack(spread),
         dislocations=tuple(find_dislocations(fields, g, clear, sigma, vectors)),
     )
+
+
+def _auto_share(data: np.ndarray, vectors: np.ndarray, reference) -> float:
+    """The mask of ``AUTO_SHARES`` whose maps have the smallest predicted error (RMS of the
+    error bars of exx, eyy and exy, the worst of the three, over the pixels clear in all)
+    on the central crop of at most ``AUTO_SIDE`` px."""
+    rows, cols = data.shape
+    r0, c0 = max(0, (rows - AUTO_SIDE) // 2), max(0, (cols - AUTO_SIDE) // 2)
+    crop = data[r0 : r0 + AUTO_SIDE, c0 : c0 + AUTO_SIDE]
+    tried = {}
+    for share in AUTO_SHARES:
+        try:
+            tried[share] = strain_maps(crop, vectors, reference, share, errors=True)
+        except InputError:  # a mask too wide or too narrow for this crop
+            continue
+    if not tried:
+        return MASK_SHARE
+    clear = np.logical_and.reduce([m.clear for m in tried.values()])
+    if not clear.any():
+        return MASK_SHARE
+
+    def predicted(maps: StrainMaps) -> float:
+        return max(
+            float(np.sqrt(np.mean(e[clear].astype(np.float64) ** 2))) for e in maps.errors[:3]
+        )
+
+    return min(tried, key=lambda share: predicted(tried[share]))
 
 
 def rectangle(region) -> tuple[int, int, int, int]:
