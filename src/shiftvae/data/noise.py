@@ -41,9 +41,10 @@ def estimate_noise(data: np.ndarray) -> float:
     return max(std, NOISE_FLOOR)
 
 
-def remove_background(data: np.ndarray, sigma: float) -> np.ndarray:
+def remove_background(data: np.ndarray, sigma: float, plane: bool = True) -> np.ndarray:
     """``data`` minus its least-squares plane, then minus the Gaussian blur (std ``sigma`` px)
-    of what is left (float32, a new array).
+    of what is left (float32, a new array); with ``plane=False`` the blur alone, as models
+    saved before the plane was added were trained on.
 
     The plane goes first because the blur reflects the image at its edges: a gradient
     reflected is a V, whose blur leaves a residue of the gradient over a band of about
@@ -62,7 +63,8 @@ def remove_background(data: np.ndarray, sigma: float) -> np.ndarray:
     >>> bool(np.abs(remove_background(ramp, 8.0)).max() < 1e-3)
     True
     """
-    data = _minus_plane(np.asarray(data, dtype=np.float64))
+    data = np.asarray(data, dtype=np.float64)
+    data = _minus_plane(data) if plane else data
     block = max(1, int(sigma // 4))  # the blur is smooth over sigma: blur a block mean
     if block == 1:
         return (data - gaussian_filter(data, sigma, mode="reflect")).astype(np.float32)

@@ -341,7 +341,8 @@ def image_patches(image: Image, geo: Geometry, config: FitConfig) -> Patches:
     b = geo.binning
     work = bin_image(image, b)
     if geo.background:  # None for models saved before it: their image is kept
-        work = replace(work, data=remove_background(work.data, geo.background / b))
+        flat = remove_background(work.data, geo.background / b, plane=geo.background_plane)
+        work = replace(work, data=flat)
     if geo.centers == "grid":
         patches = extract_patches(
             work,

@@ -68,12 +68,15 @@ class Geometry(Mapping):
     ring_period: float | None = None
     motif_lattice: tuple[tuple[float, float], tuple[float, float]] | None = None
     background: float | None = None  # px; None: the image is kept (and models saved before)
+    # True: the image's plane is removed before the blur; models saved before it: the blur alone
+    background_plane: bool = False
     likelihood: str | None = None  # None: a model saved before, which recorded no choice
     epochs: int | None = None
     series: tuple[str, ...] | None = None
     transfer: bool = False
 
-    _OPTIONAL = ("epochs", "series", "transfer")  # written only when set, as before
+    # written only when set, as before
+    _OPTIONAL = ("epochs", "series", "transfer", "background_plane")
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-ready mapping of ``results.h5`` and ``run.json`` (lists, floats)."""
@@ -103,6 +106,7 @@ class Geometry(Mapping):
             kwargs["series"] = tuple(kwargs["series"])
         kwargs["rotation"] = int(kwargs.get("rotation") or 0)
         kwargs["transfer"] = bool(kwargs.get("transfer", False))
+        kwargs["background_plane"] = bool(kwargs.get("background_plane", False))
         return cls(**kwargs)
 
     @classmethod
@@ -254,6 +258,7 @@ def resolve_geometry(image: Image, config: FitConfig) -> Geometry:
         step = int(config.step)
         while step % binning:  # the given step must be a whole number of binned pixels
             binning -= 1
+    signal = resolve_signal(config, None if posed else lattice, image.data.shape)
     return Geometry(
         window=int(window),
         step=int(step),
@@ -268,7 +273,8 @@ def resolve_geometry(image: Image, config: FitConfig) -> Geometry:
         motif_lattice=None
         if motif_lattice is None
         else tuple(tuple(map(float, v)) for v in motif_lattice),
-        **resolve_signal(config, None if posed else lattice, image.data.shape),
+        **signal,
+        background_plane=signal["background"] is not None,
     )
 
 
