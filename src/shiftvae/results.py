@@ -107,6 +107,18 @@ def _nxdata(
         a.attrs["units"] = unit
 
 
+def _nxdata_errors(entry: h5py.Group, name: str, signal: str, data, y, x, unit, what):
+    """A float32 NXdata group (see :func:`_nxdata`), returned for its error dataset."""
+    _nxdata(entry, name, signal, np.asarray(data, dtype=np.float32), y, x, unit, what)
+    return entry[name]
+
+
+def _errors(group: h5py.Group, name: str, errors, what: str) -> None:
+    """The error bars of a group's signal, float32, with their long name."""
+    group.create_dataset(name, data=np.asarray(errors, dtype=np.float32))
+    group[name].attrs["long_name"] = what
+
+
 def write_results_h5(path: str | Path, result: Any) -> Path:
     """Write a :class:`~shiftvae.pipeline.FitResult` as NeXus HDF5.
 
@@ -168,10 +180,9 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
     )
     if maps.z_smooth is not None:
         what = "conventional latents averaged over neighbouring cells"
-        _nxdata(e, "smoothed_maps", "z", maps.z_smooth.astype(np.float32), y, x, unit, what)
-        g = e["smoothed_maps"]
-        g.create_dataset("z_errors", data=maps.z_smooth_std.astype(np.float32))
-        g["z_errors"].attrs["long_name"] = "standard error of each smoothed value"
+        g = _nxdata_errors(e, "smoothed_maps", "z", maps.z_smooth, y, x, unit, what)
+        errors = "standard error of each smoothed value"
+        _errors(g, "z_errors", maps.z_smooth_std, errors)
         g.attrs["smoothing_px"] = np.asarray(maps.smoothing_px, dtype=np.float64)
     _nxdata(
         e,
@@ -209,10 +220,8 @@ def _write_entry(e: h5py.Group, result: Any) -> None:
         _class_map(e, maps, y, x, unit)
     if maps.values is not None:
         what = "predicted properties (P, rows, cols), in the units of the values given"
-        _nxdata(e, "property_maps", "values", maps.values.astype(np.float32), y, x, unit, what)
-        g = e["property_maps"]
-        g.create_dataset("std", data=maps.value_std.astype(np.float32))
-        g["std"].attrs["long_name"] = "error bar (1 sigma) of each prediction"
+        g = _nxdata_errors(e, "property_maps", "values", maps.values, y, x, unit, what)
+        _errors(g, "std", maps.value_std, "error bar (1 sigma) of each prediction")
         g.attrs["names"] = json.dumps(list(maps.value_names))
     if maps.registration is not None:
         what = "registered displacement (px), axes (row, col), mean removed"
