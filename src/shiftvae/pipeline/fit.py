@@ -552,7 +552,7 @@ def geometry_metadata(image: Image, patches: Patches, geo: Geometry, config: Fit
     keys = ("window", "step", "binning", "epochs", "coord_frequency", "lattice", "position")
     keys += ("decoder", "encoder", "centers", "rotation", "ring_period", "motif_lattice")
     return {
-        **{k: saved.get(k) for k in (*keys, "background", "likelihood")},
+        **{k: saved.get(k) for k in (*keys, "background", "background_plane", "likelihood")},
         "grid_shape": list(patches.grid_shape),
         "image_shape": list(image.data.shape),
         "pixel_size": image.pixel_size,

@@ -241,8 +241,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "background",
         "real",
-        "subtract the image's Gaussian blur of this std first, so that a thickness or "
-        "detector gradient takes no latent (auto: 8 lattice periods with a lattice, at most "
+        "subtract the image's plane and then its Gaussian blur of this std first, so that a "
+        "thickness or detector gradient takes no latent (auto: 8 lattice periods with a "
+        "lattice, at most "
         "a quarter of the image side; none without; none: keep it)",
         words=(AUTO, None),
         unit="px (the blur's std)",
