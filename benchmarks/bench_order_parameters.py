@@ -35,6 +35,10 @@ Where the registration finds an antiphase boundary, the AUC of its branch map (w
 the boundary a cell is on, what the tool reports for it) with the truth's side is given too
 ("branch").
 
+``truth-columns`` (registration family) is no method but a limit: the B/A peak ratio read at
+the true columns of each cell, with no model, per cell and smoothed; on the domain cases also
+the |Spearman| of the true domain label with the field (a saturated step's ceiling).
+
 ``--family registration`` runs the cases of ``shiftvae.synthetic.alike_crystals``: B/A ratio up to
 equal, displacement domains under it, antiphase boundaries with and without it, a turned
 lattice; each with a background gradient, scan jitter and Poisson noise at 0.08 and 0.2.
@@ -82,6 +86,35 @@ FITS = {
 }
 BASELINES = {"pca-bright": "bright", "pca-all": "all", "pca-bright-flat": "bright"}
 BEST_OF = ("defaults", "window2", "latent3", "atoms")
+ORACLES = ("truth-columns",)
+
+
+def truth_columns(image: np.ndarray, truth) -> dict:
+    """What one cell can say with no model: each B column's peak over its nearest A's, read
+    at the true sites (the image smoothed by the column width less its mean over one cell),
+    scored as the maps are, and smoothed over neighbouring cells.  On a case with domains the
+    true domain label is scored too (``label_spearman``): the |Spearman| of a perfect domain
+    map with a saturated step, the ceiling of any map that only tells the domains apart."""
+    from scipy import ndimage
+
+    from shiftvae.analysis.smoothing import smooth_over_cells
+
+    tic = time.perf_counter()
+    cell = float(np.linalg.norm(truth.lattice_vectors[0]))
+    data = np.asarray(image, dtype=np.float64)
+    peaks = ndimage.gaussian_filter(data, cell / 10) - ndimage.uniform_filter(data, int(cell))
+    a, b = truth.sites["A"], truth.sites["B"]
+    inner = (b.min(axis=1) > cell) & (b.max(axis=1) < np.array(data.shape).min() - cell)
+    b = b[inner]
+    nearest = a[np.argmin(((b[:, None] - a[None]) ** 2).sum(-1), axis=1)]
+    ratio = ndimage.map_coordinates(peaks, b.T, order=1) / ndimage.map_coordinates(
+        peaks, nearest.T, order=1
+    )
+    out = score_maps(ratio[None], b, truth)
+    out["smoothed"] = score_maps(smooth_over_cells(ratio[None], b, cell, cell).values, b, truth)
+    if truth.params.get("displacement"):
+        out["label_spearman"] = score_maps(truth.label(b)[None].astype(float), b, truth)["spearman"]
+    return {**out, "seconds": time.perf_counter() - tic}
 
 
 def run_fit(image: np.ndarray, truth, options: dict, seed: int) -> dict:
@@ -175,7 +208,13 @@ def _cell(r: dict | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="*", help="cases of the family (default: all)")
-    p.add_argument("--methods", nargs="*", default=[*FITS, *BASELINES])
+    p.add_argument(
+        "--methods",
+        nargs="*",
+        default=[*FITS, *BASELINES],
+        help="fits, baselines, "
+        "or truth-columns (registration family: the B/A ratio at the true columns)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the images and the models")
     p.add_argument(
         "--noise",
@@ -213,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods:
             if method in results.get(case, {}) and not args.rerun:
                 continue
-            if method in BASELINES:
+            if method in ORACLES:
+                r = truth_columns(image, truth)
+            elif method in BASELINES:
                 flat = method.endswith("-flat")
                 r = evaluate_baseline(image, truth, sublattice=BASELINES[method], flatten=flat)
             else:

@@ -2,7 +2,7 @@
 
 One cell's latent carries the noise of one patch: at a low dose a smooth order parameter is
 read per cell no better than its noise allows (on the registration family at noise 0.2, a B/A
-ratio measured at the true columns of each cell follows the true field with Spearman 0.65).
+ratio measured at the true columns of each cell follows the true field with Spearman 0.64).
 An order parameter varies over many cells, so its map gains from averaging neighbours, as
 geometric phase analysis does with its mask.  The width of the average is chosen per map by
 cross-validation, and every smoothed cell gets an error bar:
