@@ -54,6 +54,8 @@ def test_both_sublattices_are_found_and_each_b_is_read_from_its_four_a():
     columns = find_columns(image, lattice)
     assert len(columns.sites) == 2
     np.testing.assert_allclose(columns.sites[1] - columns.sites[0], [0.5, 0.5], atol=0.1)
+    # with A subtracted, B is fitted over a window sized by the B-B distance (the cell)
+    assert columns.rest_half == min(12, round(0.3 * CELL)) > columns.half
     moved = cage_displacements(columns, site=1)
     found = columns.positions[:, :, 1].reshape(-1, 2)
     values = moved.reshape(-1, 2)

@@ -59,7 +59,9 @@ def column_errors(
     for k in range(rounds):
         noisy = data + sigma * rng.standard_normal(data.shape)
         smooth = ndimage.gaussian_filter(noisy, columns.smoothing)
-        found = locate(smooth, peaks, site, columns.half, columns.reference_model)
+        found = locate(
+            smooth, peaks, site, columns.half, columns.reference_model, columns.rest_half
+        )
         positions = found.reshape(columns.positions.shape)
         centres[k] = positions
         trial = dataclasses.replace(columns, positions=positions)
